@@ -1,0 +1,110 @@
+/* config.h: loaxa.ini, table-driven over inih.
+ *
+ * One static table lists every (section, key) with its type, bounds,
+ * default, whether SIGHUP may change it, and a one-line doc. The parser
+ * reports every problem as "file:line: message" (unknown section or key,
+ * bad value, duplicate key or section, line too long) and keeps going, so
+ * one run shows them all. Cross-field checks run afterwards.
+ *
+ * The [groups] section is free-form: each line "CODE = Display name"
+ * declares one village group; order is kept.
+ */
+#ifndef LOAXA_CONFIG_H
+#define LOAXA_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loaxa/log.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/loaxa/loaxa.ini"
+#define CONFIG_GROUP_CODE_MAX 32
+#define CONFIG_GROUP_NAME_MAX 120   /* bytes of UTF-8 */
+
+struct config_group {
+	char *code;   /* [A-Za-z0-9_-]{1,32} */
+	char *name;   /* valid UTF-8, 1..120 bytes */
+	int line;
+};
+
+struct config {
+	char *path;
+
+	/* [daemon] */
+	char *state_dir;          /* path; default /var/lib/loaxa */
+	char *database;           /* path; default "" = <state_dir>/loaxa.db */
+	enum log_level log_level; /* enum; reloadable */
+	char *log_debug;          /* comma list of subsystems; reloadable */
+
+	/* [api] */
+	char *api_socket;         /* path; default /run/loaxa/api.sock */
+	uint32_t api_socket_mode; /* octal, 0600..0666; default 0660 */
+	char *api_listen;         /* "" = off, else HOST:PORT (TCP) */
+	char *api_token_file;     /* required when api_listen is set */
+	uint64_t api_max_body;    /* size; default 64M */
+	uint32_t api_max_connections; /* default 64 */
+	uint64_t api_timeout_ms;  /* duration; default 30s */
+
+	struct config_group *groups;
+	size_t ngroups;
+};
+
+/* Diagnostics collected while loading: each a full line
+ * "path:line: message" (or "path: message" when no line applies). */
+struct config_diag {
+	char **msgs;
+	size_t n;
+};
+void config_diag_free(struct config_diag *d);
+
+/* Load and validate path. On success returns 0 and *ret; otherwise a
+ * negative errno (-EINVAL for content errors, -ENOENT/-EACCES for the file,
+ * -EFBIG above 1 MiB) with every problem appended to diag. ret may be NULL
+ * (check only); diag may be NULL. Lines hold at most 198 characters
+ * (inih's buffer); comment lines may be longer. */
+int config_load(const char *path, struct config **ret, struct config_diag *diag);
+
+/* Same from memory; name is used in messages (fuzzing, tests). */
+int config_load_buffer(const char *name, const char *data, size_t len,
+		       struct config **ret, struct config_diag *diag);
+
+/* All defaults (no file). */
+struct config *config_new_default(void);
+
+struct config *config_free(struct config *c);
+
+/* For a reload: appends one warning per changed key that is not reloadable
+ * ("[api] socket changed: takes effect after a restart"). Returns the count. */
+size_t config_diff_nonreloadable(const struct config *old,
+				 const struct config *new_,
+				 struct config_diag *diag);
+
+/* The effective database path (database, or state_dir + "/loaxa.db");
+ * caller frees. */
+char *config_database_path(const struct config *c);
+
+/* The key table, for the man page check and --dump-config. */
+enum config_type { CFG_STRING, CFG_PATH, CFG_BOOL, CFG_UINT, CFG_SIZE,
+		   CFG_DURATION, CFG_OCTAL, CFG_ENUM_LOGLEVEL, CFG_LISTEN };
+struct config_key_info {
+	const char *section, *key;
+	enum config_type type;
+	const char *def;        /* default as written in loaxa.ini */
+	uint64_t min, max;      /* for numeric types */
+	bool reloadable;
+	const char *doc;
+};
+size_t config_keys(const struct config_key_info **ret);
+const char *config_type_name(enum config_type t);
+
+/* Check one value as the loader would for key k (an entry of the table, or
+ * any key info: min/max bound integer, size, duration and octal values).
+ * On success returns 0 and, if ret, stores the number: bool 0/1, the
+ * enum log_level, bytes, milliseconds, the mode (text types store 0).
+ * Otherwise -EINVAL or -ERANGE, with the reason (no key, no value) written
+ * to why when why is not NULL. */
+int config_value_parse(const struct config_key_info *k, const char *value,
+		       uint64_t *ret, char *why, size_t whysz);
+
+#endif
