@@ -1,0 +1,1338 @@
+/* api.c: the control API over libmicrohttpd on the libuv loop.
+ *
+ * Each listener (unix socket; optional TCP) is one MHD daemon in external
+ * epoll mode: its epoll fd is watched by a uv_poll_t and MHD's own timeout
+ * drives a uv_timer_t (the recipe of ../shared/DEPS.md). We bind the
+ * listening sockets ourselves (clear errors, socket mode, stale socket
+ * files) and hand them to MHD.
+ *
+ * Requests follow the MHD idiom: the first call only allocates the
+ * per-request state (answering there would force Connection: close), body
+ * chunks are collected up to [api] max_body, and the final call routes.
+ */
+#include "loaxa/api.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "config-build.h"
+#include "loaxa/log.h"
+#include "loaxa/text.h"
+
+#define API_MAX_SEGMENTS 8
+#define API_HEADER_MEMORY (32 * 1024)
+
+struct api;
+
+struct listener {
+	struct api *api;
+	struct MHD_Daemon *mhd;
+	uv_poll_t poll;
+	uv_timer_t timer;
+	int fd;             /* listening socket, until handed back */
+	bool tcp;
+	bool started;
+	char name[128];     /* for logs: socket path or address */
+};
+
+struct api {
+	struct api_deps deps;
+	struct listener unix_l, tcp_l;
+	char *sock_path;
+	char *token;        /* TCP bearer token */
+	size_t max_body;
+	/* stopping */
+	uv_timer_t drain;
+	uint64_t drain_deadline;
+	int pending_closes;
+	void (*stop_cb)(void *ud);
+	void *stop_ud;
+	bool stopping;
+};
+
+/* Per-request state, set on the first handler call and freed in
+ * MHD_OPTION_NOTIFY_COMPLETED. */
+struct req {
+	struct buf body;
+	bool answered;      /* a response was queued early (401, 413) */
+};
+
+/* What a handler sees and fills. */
+struct rctx {
+	struct api *api;
+	struct MHD_Connection *conn;
+	const char *method;
+	const char *seg[API_MAX_SEGMENTS];  /* path segments after /v1 */
+	size_t nseg;
+	const char *body;
+	size_t body_len;
+	/* response */
+	unsigned status;
+	json_t *json;       /* owned */
+	char *raw;          /* owned; used when json is NULL */
+	size_t raw_len;
+	const char *ctype;
+	const char *disposition;
+};
+
+/* ---- responses ---- */
+
+static void reply_json(struct rctx *rc, unsigned status, json_t *j)
+{
+	json_decref(rc->json);
+	rc->status = status;
+	rc->json = j;
+}
+
+static void reply_error(struct rctx *rc, unsigned status, const char *code,
+			const char *fmt, ...) _printf_(4, 5);
+
+static void reply_error(struct rctx *rc, unsigned status, const char *code,
+			const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	reply_json(rc, status, json_pack("{s:{s:s,s:s}}", "error", "code",
+					 code, "message", msg));
+}
+
+static json_t *verrors_json(const struct verrors *ve)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < ve->n; i++)
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s}", "field",
+						   ve->v[i].field, "code",
+						   ve->v[i].code, "message",
+						   ve->v[i].message));
+	return a;
+}
+
+static void reply_fields(struct rctx *rc, unsigned status, const char *code,
+			 const struct verrors *ve)
+{
+	char msg[256];
+	if (ve->n == 1)
+		snprintf(msg, sizeof msg, "%s: %s", ve->v[0].field,
+			 ve->v[0].message);
+	else
+		snprintf(msg, sizeof msg, "%zu fields are invalid", ve->n);
+	reply_json(rc, status, json_pack("{s:{s:s,s:s,s:o}}", "error", "code",
+					 code, "message", msg, "fields",
+					 verrors_json(ve)));
+}
+
+/* Map a -errno from directory/store to an HTTP answer. */
+static void reply_errno(struct rctx *rc, int r, const struct verrors *ve,
+			const char *what)
+{
+	struct store *s = rc->api->deps.store;
+	switch (r) {
+	case -EINVAL:
+		if (ve && ve->n)
+			reply_fields(rc, 422, "validation_failed", ve);
+		else
+			reply_error(rc, 422, "validation_failed", "invalid %s",
+				    what);
+		break;
+	case -ENOENT:
+		reply_error(rc, 404, "not_found", "no such %s", what);
+		break;
+	case -ENOTUNIQ:
+		reply_error(rc, 409, "ambiguous_group",
+			    "the name matches more than one group: use its code");
+		break;
+	case -EEXIST:
+		if (ve && ve->n)
+			reply_fields(rc, 409, streq(ve->v[0].code,
+				"phone_taken") ? "phone_taken" : "conflict", ve);
+		else
+			reply_error(rc, 409, "conflict", "%s already exists",
+				    what);
+		break;
+	case -EPERM:
+		reply_error(rc, 409, "group_in_config", "this group is "
+			    "declared in loaxa.ini: change it there and reload");
+		break;
+	case -ENOTEMPTY:
+		reply_error(rc, 409, "group_not_empty", "the group still has "
+			    "households: move them first, or remove with "
+			    "force=1");
+		break;
+	case -ENOSPC:
+		log_err(LOG_API, "store: disk full: %s", store_errmsg(s));
+		reply_error(rc, 503, "unavailable", "the disk is full: nothing "
+			    "was written");
+		break;
+	case -EROFS:
+		log_err(LOG_API, "store: read-only: %s", store_errmsg(s));
+		reply_error(rc, 503, "unavailable", "the database is read-only:"
+			    " nothing was written");
+		break;
+	case -EBUSY:
+		log_err(LOG_API, "store: locked: %s", store_errmsg(s));
+		reply_error(rc, 503, "unavailable", "the database is locked by "
+			    "another program: try again");
+		break;
+	case -ENOMEM:
+		reply_error(rc, 500, "internal", "out of memory");
+		break;
+	default:
+		log_err(LOG_API, "store error on %s: %s (%s)", what,
+			strerror(-r), store_errmsg(s));
+		reply_error(rc, 500, "internal", "database error: %s",
+			    store_errmsg(s));
+		break;
+	}
+}
+
+/* ---- JSON helpers ---- */
+
+static json_t *jstr_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *group_json(const struct group_rec *g)
+{
+	return json_pack("{s:s,s:s,s:I,s:b}", "code", g->code, "name", g->name,
+			 "households", (json_int_t)g->households,
+			 "from_config", g->from_config);
+}
+
+static json_t *household_json(const struct household *h)
+{
+	json_t *phones = json_array();
+	for (size_t i = 0; phones && i < h->nphones; i++)
+		json_array_append_new(phones, json_string(h->phones[i]));
+	return json_pack("{s:I,s:o,s:s,s:o,s:o,s:o,s:o,s:o,s:b,s:I,s:I}",
+			 "id", (json_int_t)h->id,
+			 "group", jstr_or_null(h->group_code),
+			 "name", h->name ? h->name : "",
+			 "phones", phones,
+			 "address", jstr_or_null(h->address),
+			 "zalo_user_id", jstr_or_null(h->zalo_user_id),
+			 "messenger_psid", jstr_or_null(h->messenger_psid),
+			 "note", jstr_or_null(h->note),
+			 "opted_out", h->opted_out,
+			 "created_ms", (json_int_t)h->created_ms,
+			 "updated_ms", (json_int_t)h->updated_ms);
+}
+
+/* Parse the body as a JSON object; answers 400 itself on failure. */
+static json_t *body_object(struct rctx *rc)
+{
+	if (rc->body_len == 0) {
+		reply_error(rc, 400, "bad_json", "a JSON object body is "
+			    "required");
+		return NULL;
+	}
+	json_error_t err;
+	json_t *j = json_loadb(rc->body, rc->body_len,
+			       JSON_REJECT_DUPLICATES, &err);
+	if (!j) {
+		reply_error(rc, 400, "bad_json", "invalid JSON at line %d, "
+			    "column %d: %s", err.line, err.column, err.text);
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		reply_error(rc, 400, "bad_json", "the body must be a JSON "
+			    "object");
+		return NULL;
+	}
+	return j;
+}
+
+/* A string member: absent (0), null (1, *ret NULL) or string (1). Any
+ * other type is a field error. */
+static int member_str(json_t *o, const char *key, const char **ret,
+		      struct verrors *ve)
+{
+	json_t *v = json_object_get(o, key);
+	*ret = NULL;
+	if (!v)
+		return 0;
+	if (json_is_null(v))
+		return 1;
+	if (!json_is_string(v)) {
+		verrors_add(ve, key, "wrong_type", "%s must be a string", key);
+		return 0;
+	}
+	*ret = json_string_value(v);
+	if (strlen(*ret) != json_string_length(v)) {
+		verrors_add(ve, key, "invalid", "%s contains a NUL byte", key);
+		*ret = NULL;
+		return 0;
+	}
+	return 1;
+}
+
+static const char *const household_keys[] = {
+	"group", "name", "phones", "address", "zalo_user_id",
+	"messenger_psid", "note", "opted_out",
+	/* read-only, ignored so that a fetched object can be sent back */
+	"id", "created_ms", "updated_ms",
+};
+
+/* Fill a patch from a JSON object. phones points into storage. */
+static void household_patch_from_json(json_t *o, struct household_patch *p,
+				      const char **storage, struct verrors *ve)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(o, key, v) {
+		bool known = false;
+		for (size_t i = 0; i < ARRAY_SIZE(household_keys); i++)
+			known |= streq(key, household_keys[i]);
+		if (!known)
+			verrors_add(ve, key, "unknown_field",
+				    "unknown field '%.64s'", key);
+	}
+	static const struct {
+		const char *key;
+		unsigned bit;
+		size_t off;
+	} strs[] = {
+		{ "group", HP_GROUP, offsetof(struct household_patch, group) },
+		{ "name", HP_NAME, offsetof(struct household_patch, name) },
+		{ "address", HP_ADDRESS,
+		  offsetof(struct household_patch, address) },
+		{ "zalo_user_id", HP_ZALO,
+		  offsetof(struct household_patch, zalo_user_id) },
+		{ "messenger_psid", HP_PSID,
+		  offsetof(struct household_patch, messenger_psid) },
+		{ "note", HP_NOTE, offsetof(struct household_patch, note) },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
+		const char **dst = (const char **)(void *)((char *)p +
+							    strs[i].off);
+		if (member_str(o, strs[i].key, dst, ve))
+			p->set |= strs[i].bit;
+	}
+	json_t *ph = json_object_get(o, "phones");
+	if (ph) {
+		p->set |= HP_PHONES;
+		p->phones = storage;
+		if (json_is_string(ph)) {
+			storage[0] = json_string_value(ph);
+			p->nphones = 1;
+		} else if (json_is_array(ph)) {
+			size_t i;
+			json_t *e;
+			json_array_foreach(ph, i, e) {
+				if (i >= HOUSEHOLD_MAX_PHONES) {
+					p->nphones = i + 1;  /* "too many" */
+					break;
+				}
+				if (!json_is_string(e)) {
+					char f[32];
+					snprintf(f, sizeof f, "phones[%zu]", i);
+					verrors_add(ve, f, "wrong_type",
+						    "%s must be a string", f);
+					storage[i] = "";
+				} else {
+					storage[i] = json_string_value(e);
+				}
+				p->nphones = i + 1;
+			}
+		} else if (!json_is_null(ph)) {
+			verrors_add(ve, "phones", "wrong_type", "phones must be "
+				    "an array of strings");
+		}
+	}
+	json_t *oo = json_object_get(o, "opted_out");
+	if (oo) {
+		if (json_is_boolean(oo)) {
+			p->set |= HP_OPTED_OUT;
+			p->opted_out = json_is_true(oo);
+		} else {
+			verrors_add(ve, "opted_out", "wrong_type",
+				    "opted_out must be true or false");
+		}
+	}
+}
+
+/* ---- query parameters ---- */
+
+static const char *query(struct rctx *rc, const char *key)
+{
+	return MHD_lookup_connection_value(rc->conn, MHD_GET_ARGUMENT_KIND,
+					   key);
+}
+
+/* Boolean query flag: absent = false. Returns -EINVAL (answered) if bad. */
+static int query_bool(struct rctx *rc, const char *key, bool *ret)
+{
+	const char *v = query(rc, key);
+	*ret = false;
+	if (!v)
+		return 0;
+	if (!*v || streq(v, "1") || streq(v, "true") || streq(v, "yes")) {
+		*ret = true;
+		return 0;
+	}
+	if (streq(v, "0") || streq(v, "false") || streq(v, "no"))
+		return 0;
+	reply_error(rc, 400, "bad_request", "parameter %s must be 1 or 0", key);
+	return -EINVAL;
+}
+
+static int query_int(struct rctx *rc, const char *key, int64_t min,
+		     int64_t max, int64_t def, int64_t *ret)
+{
+	const char *v = query(rc, key);
+	*ret = def;
+	if (!v)
+		return 0;
+	if (util_parse_int64(v, min, max, ret) < 0) {
+		reply_error(rc, 400, "bad_request", "parameter %s must be a "
+			    "whole number from %" PRId64 " to %" PRId64, key,
+			    min, max);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int path_id(struct rctx *rc, size_t i, int64_t *ret)
+{
+	if (util_parse_int64(rc->seg[i], 1, INT64_MAX, ret) < 0) {
+		reply_error(rc, 404, "not_found", "no such household");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- handlers ---- */
+
+static void h_status(struct rctx *rc)
+{
+	struct store_counts c;
+	int r = store_counts(rc->api->deps.store, &c);
+	if (r < 0)
+		return reply_errno(rc, r, NULL, "status");
+	int64_t up = (util_now_ms() - rc->api->deps.started_ms) / 1000;
+	reply_json(rc, 200, json_pack(
+		"{s:s,s:I,s:s,s:i,s:I,s:I,s:I,s:I}",
+		"version", LOAXA_VERSION, "uptime_s", (json_int_t)up,
+		"database", store_path(rc->api->deps.store),
+		"schema_version", store_schema_version(rc->api->deps.store),
+		"groups", (json_int_t)c.groups,
+		"households", (json_int_t)c.households,
+		"phones", (json_int_t)c.phones,
+		"opted_out", (json_int_t)c.opted_out));
+}
+
+static int list_groups_cb(const struct group_rec *g, void *ud)
+{
+	return json_array_append_new(ud, group_json(g)) ? -ENOMEM : 0;
+}
+
+static void h_groups_list(struct rctx *rc)
+{
+	json_t *a = json_array();
+	int r = a ? store_group_list(rc->api->deps.store, list_groups_cb, a)
+		  : -ENOMEM;
+	if (r < 0) {
+		json_decref(a);
+		return reply_errno(rc, r, NULL, "groups");
+	}
+	reply_json(rc, 200, json_pack("{s:o}", "groups", a));
+}
+
+static void h_group_get(struct rctx *rc)
+{
+	struct group_rec g = { 0 };
+	int r = directory_group_resolve(rc->api->deps.dir, rc->seg[1], &g);
+	if (r == 0) {
+		/* resolve does not count households; get does */
+		struct group_rec full = { 0 };
+		r = store_group_get(rc->api->deps.store, g.id, &full);
+		if (r == 0)
+			reply_json(rc, 200, group_json(&full));
+		group_rec_clear(&full);
+	}
+	if (r < 0)
+		reply_errno(rc, r, NULL, "group");
+	group_rec_clear(&g);
+}
+
+static void h_group_add(struct rctx *rc)
+{
+	json_t *o = body_object(rc);
+	if (!o)
+		return;
+	struct verrors ve = { 0 };
+	const char *code = NULL, *name = NULL;
+	member_str(o, "code", &code, &ve);
+	member_str(o, "name", &name, &ve);
+	struct group_rec g = { 0 };
+	int r = ve.n ? -EINVAL : directory_group_add(rc->api->deps.dir, code,
+						     name, &ve, &g);
+	if (r == 0)
+		reply_json(rc, 201, group_json(&g));
+	else
+		reply_errno(rc, r, &ve, "group");
+	group_rec_clear(&g);
+	verrors_clear(&ve);
+	json_decref(o);
+}
+
+static void h_group_rename(struct rctx *rc)
+{
+	json_t *o = body_object(rc);
+	if (!o)
+		return;
+	struct verrors ve = { 0 };
+	const char *name = NULL;
+	member_str(o, "name", &name, &ve);
+	struct group_rec g = { 0 };
+	int r = ve.n ? -EINVAL : directory_group_rename(rc->api->deps.dir,
+							rc->seg[1], name, &ve,
+							&g);
+	if (r == 0)
+		reply_json(rc, 200, group_json(&g));
+	else
+		reply_errno(rc, r, &ve, "group");
+	group_rec_clear(&g);
+	verrors_clear(&ve);
+	json_decref(o);
+}
+
+static void h_group_delete(struct rctx *rc)
+{
+	bool force;
+	if (query_bool(rc, "force", &force) < 0)
+		return;
+	int r = directory_group_remove(rc->api->deps.dir, rc->seg[1], force);
+	if (r == -ENOTEMPTY) {
+		struct group_rec g = { 0 }, full = { 0 };
+		if (directory_group_resolve(rc->api->deps.dir, rc->seg[1],
+					    &g) == 0 &&
+		    store_group_get(rc->api->deps.store, g.id, &full) == 0)
+			reply_error(rc, 409, "group_not_empty", "group %s "
+				    "still has %" PRId64 " households: move "
+				    "them first, or remove with force=1",
+				    full.code, full.households);
+		group_rec_clear(&g);
+		group_rec_clear(&full);
+		if (rc->json)
+			return;
+	}
+	if (r < 0)
+		return reply_errno(rc, r, NULL, "group");
+	rc->status = 204;
+}
+
+struct list_ctx {
+	json_t *a;
+	uint32_t limit, n;
+	int64_t last_id;
+	bool more;
+};
+
+static int list_households_cb(const struct household *h, void *ud)
+{
+	struct list_ctx *c = ud;
+	if (c->limit && c->n == c->limit) {
+		c->more = true;
+		return 1;  /* stop: one past the page tells us there is more */
+	}
+	c->n++;
+	c->last_id = h->id;
+	return json_array_append_new(c->a, household_json(h)) ? -ENOMEM : 0;
+}
+
+static void h_households_list(struct rctx *rc)
+{
+	struct household_filter f = { .opted_out = -1 };
+	int64_t limit, after, oo;
+	if (query_int(rc, "limit", 1, 1000, 100, &limit) < 0 ||
+	    query_int(rc, "after", 0, INT64_MAX, 0, &after) < 0 ||
+	    query_int(rc, "opted_out", 0, 1, -1, &oo) < 0)
+		return;
+	f.after_id = after;
+	f.limit = (uint32_t)limit + 1;
+	f.opted_out = (int)oo;
+	f.q = query(rc, "q");
+	if (f.q && !*f.q)
+		f.q = NULL;
+	const char *gname = query(rc, "group");
+	if (gname && *gname) {
+		struct group_rec g = { 0 };
+		int r = directory_group_resolve(rc->api->deps.dir, gname, &g);
+		if (r < 0)
+			return reply_errno(rc, r, NULL, "group");
+		f.group_id = g.id;
+		group_rec_clear(&g);
+	}
+	struct list_ctx c = { .a = json_array(), .limit = (uint32_t)limit };
+	int r = c.a ? store_household_list(rc->api->deps.store, &f,
+					   list_households_cb, &c) : -ENOMEM;
+	if (r < 0) {
+		json_decref(c.a);
+		return reply_errno(rc, r, NULL, "households");
+	}
+	reply_json(rc, 200, json_pack("{s:o,s:o}", "households", c.a,
+				      "next_after", c.more ?
+				      json_integer(c.last_id) : json_null()));
+}
+
+static void h_household_get(struct rctx *rc)
+{
+	int64_t id;
+	if (path_id(rc, 1, &id) < 0)
+		return;
+	struct household h = { 0 };
+	int r = store_household_get(rc->api->deps.store, id, &h);
+	if (r == 0)
+		reply_json(rc, 200, household_json(&h));
+	else
+		reply_errno(rc, r, NULL, "household");
+	household_clear(&h);
+}
+
+static void household_write(struct rctx *rc, int64_t id)
+{
+	json_t *o = body_object(rc);
+	if (!o)
+		return;
+	struct verrors ve = { 0 };
+	struct household_patch p = { 0 };
+	const char *storage[HOUSEHOLD_MAX_PHONES] = { 0 };
+	household_patch_from_json(o, &p, storage, &ve);
+	struct household h = { 0 };
+	int r = -EINVAL;
+	if (ve.n == 0)
+		r = id ? directory_household_update(rc->api->deps.dir, id, &p,
+						    &ve, &h)
+		       : directory_household_add(rc->api->deps.dir, &p, &ve,
+						 &h);
+	if (r == 0)
+		reply_json(rc, id ? 200 : 201, household_json(&h));
+	else
+		reply_errno(rc, r, &ve, "household");
+	household_clear(&h);
+	verrors_clear(&ve);
+	json_decref(o);
+}
+
+static void h_household_add(struct rctx *rc) { household_write(rc, 0); }
+
+static void h_household_edit(struct rctx *rc)
+{
+	int64_t id;
+	if (path_id(rc, 1, &id) == 0)
+		household_write(rc, id);
+}
+
+static void h_household_delete(struct rctx *rc)
+{
+	int64_t id;
+	if (path_id(rc, 1, &id) < 0)
+		return;
+	int r = store_household_delete(rc->api->deps.store, id);
+	if (r < 0)
+		return reply_errno(rc, r, NULL, "household");
+	log_info(LOG_DIR, "household %" PRId64 " removed", id);
+	rc->status = 204;
+}
+
+static void household_opt(struct rctx *rc, bool out)
+{
+	int64_t id;
+	if (path_id(rc, 1, &id) < 0)
+		return;
+	struct household h = { 0 };
+	int r = store_household_set_opted_out(rc->api->deps.store, id, out,
+					      util_now_ms());
+	if (r == 0)
+		r = store_household_get(rc->api->deps.store, id, &h);
+	if (r == 0) {
+		log_info(LOG_DIR, "household %" PRId64 " opted %s", id,
+			 out ? "out" : "in");
+		reply_json(rc, 200, household_json(&h));
+	} else {
+		reply_errno(rc, r, NULL, "household");
+	}
+	household_clear(&h);
+}
+
+static void h_opt_out(struct rctx *rc) { household_opt(rc, true); }
+static void h_opt_in(struct rctx *rc) { household_opt(rc, false); }
+
+static json_t *issues_json(const struct import_issue *v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_pack(
+			"{s:I,s:s,s:s,s:s,s:s}", "line", (json_int_t)v[i].line,
+			"column", v[i].column, "value", v[i].value,
+			"code", v[i].code, "message", v[i].message));
+	return a;
+}
+
+static void h_import(struct rctx *rc)
+{
+	bool dry;
+	if (query_bool(rc, "dry_run", &dry) < 0)
+		return;
+	const char *group = query(rc, "group");
+	if (group && !*group)
+		group = NULL;
+	struct import_report rep = { 0 };
+	struct verrors ve = { 0 };
+	int r = directory_import(rc->api->deps.dir, rc->body, rc->body_len,
+				 group, dry, &rep, &ve);
+	if (r == 0)
+		reply_json(rc, 200, json_pack(
+			"{s:b,s:I,s:I,s:I,s:I,s:o,s:o}", "dry_run", dry,
+			"rows", (json_int_t)rep.rows,
+			"created", (json_int_t)rep.created,
+			"updated", (json_int_t)rep.updated,
+			"unchanged", (json_int_t)rep.unchanged,
+			"rejected", issues_json(rep.rejected, rep.nrejected),
+			"warnings", issues_json(rep.warnings, rep.nwarnings)));
+	else if (r == -EINVAL && ve.n == 1 &&
+		 streq(ve.v[0].code, "invalid_utf8"))
+		reply_error(rc, 400, "bad_request", "%s", ve.v[0].message);
+	else
+		reply_errno(rc, r, &ve, "import");
+	import_report_clear(&rep);
+	verrors_clear(&ve);
+}
+
+static void h_export(struct rctx *rc)
+{
+	const char *group = query(rc, "group");
+	if (group && !*group)
+		group = NULL;
+	struct buf out;
+	buf_init(&out, (size_t)1 << 30);
+	int r = directory_export(rc->api->deps.dir, group, &out);
+	if (r < 0) {
+		buf_free(&out);
+		return reply_errno(rc, r, NULL, group ? "group" : "export");
+	}
+	rc->status = 200;
+	rc->raw_len = out.len;
+	rc->raw = buf_steal(&out);
+	rc->ctype = "text/csv; charset=utf-8";
+	rc->disposition = "attachment; filename=\"households.csv\"";
+}
+
+/* ---- routing ---- */
+
+/* Patterns are path segments after "/v1"; "*" matches one segment. */
+static const struct route {
+	const char *method;
+	const char *path[4];
+	void (*handler)(struct rctx *rc);
+} routes[] = {
+	{ "GET", { "status" }, h_status },
+	{ "GET", { "groups" }, h_groups_list },
+	{ "POST", { "groups" }, h_group_add },
+	{ "GET", { "groups", "*" }, h_group_get },
+	{ "PATCH", { "groups", "*" }, h_group_rename },
+	{ "DELETE", { "groups", "*" }, h_group_delete },
+	{ "GET", { "households" }, h_households_list },
+	{ "POST", { "households" }, h_household_add },
+	{ "GET", { "households", "*" }, h_household_get },
+	{ "PATCH", { "households", "*" }, h_household_edit },
+	{ "DELETE", { "households", "*" }, h_household_delete },
+	{ "POST", { "households", "*", "opt-out" }, h_opt_out },
+	{ "POST", { "households", "*", "opt-in" }, h_opt_in },
+	{ "POST", { "import" }, h_import },
+	{ "GET", { "export" }, h_export },
+};
+
+static bool route_matches(const struct route *rt, const struct rctx *rc)
+{
+	size_t n = 0;
+	while (n < ARRAY_SIZE(rt->path) && rt->path[n])
+		n++;
+	if (n != rc->nseg)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!streq(rt->path[i], "*") && !streq(rt->path[i], rc->seg[i]))
+			return false;
+	return true;
+}
+
+/* Split "/v1/a/b" into segments in a scratch copy. */
+static bool split_path(char *path, struct rctx *rc)
+{
+	if (strncmp(path, "/v1/", 4) != 0)
+		return false;
+	char *p = path + 4;
+	while (*p) {
+		if (rc->nseg == API_MAX_SEGMENTS)
+			return false;
+		rc->seg[rc->nseg++] = p;
+		char *slash = strchr(p, '/');
+		if (!slash)
+			break;
+		*slash = '\0';
+		p = slash + 1;
+	}
+	for (size_t i = 0; i < rc->nseg; i++)
+		if (!*rc->seg[i])
+			return false;
+	return rc->nseg > 0;
+}
+
+static void dispatch(struct rctx *rc, const char *url)
+{
+	_cleanup_free_ char *path = strdup(url);
+	if (!path)
+		return reply_error(rc, 500, "internal", "out of memory");
+	if (!text_utf8_valid(path, strlen(path)))
+		return reply_error(rc, 400, "bad_request",
+				   "the path is not valid UTF-8");
+	if (!split_path(path, rc))
+		return reply_error(rc, 404, "not_found", "no such endpoint: %s",
+				   "see docs/api.md");
+	bool path_found = false;
+	for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
+		if (!route_matches(&routes[i], rc))
+			continue;
+		path_found = true;
+		if (streq(routes[i].method, rc->method))
+			return routes[i].handler(rc);
+	}
+	if (path_found)
+		return reply_error(rc, 405, "method_not_allowed",
+				   "%s is not allowed here", rc->method);
+	reply_error(rc, 404, "not_found", "no such endpoint");
+}
+
+static enum MHD_Result queue(struct MHD_Connection *conn, struct rctx *rc)
+{
+	struct MHD_Response *resp;
+	if (rc->json) {
+		char *s = json_dumps(rc->json, JSON_COMPACT);
+		if (!s)
+			return MHD_NO;
+		size_t n = strlen(s);
+		s[n] = '\0';
+		resp = MHD_create_response_from_buffer(n, s,
+						       MHD_RESPMEM_MUST_FREE);
+		if (!resp) {
+			free(s);
+			return MHD_NO;
+		}
+		MHD_add_response_header(resp, "Content-Type",
+					"application/json");
+	} else if (rc->raw) {
+		resp = MHD_create_response_from_buffer(rc->raw_len, rc->raw,
+						       MHD_RESPMEM_MUST_FREE);
+		if (!resp)
+			return MHD_NO;
+		rc->raw = NULL;
+		MHD_add_response_header(resp, "Content-Type", rc->ctype);
+		if (rc->disposition)
+			MHD_add_response_header(resp, "Content-Disposition",
+						rc->disposition);
+	} else {
+		resp = MHD_create_response_from_buffer(0, NULL,
+						       MHD_RESPMEM_PERSISTENT);
+		if (!resp)
+			return MHD_NO;
+	}
+	enum MHD_Result ret = MHD_queue_response(conn, rc->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result answer_now(struct MHD_Connection *conn,
+				  struct api *a, unsigned status,
+				  const char *code, const char *msg)
+{
+	struct rctx rc = { .api = a, .conn = conn };
+	reply_error(&rc, status, code, "%s", msg);
+	enum MHD_Result r = queue(conn, &rc);
+	json_decref(rc.json);
+	return r;
+}
+
+/* Constant-time comparison of a presented bearer token. */
+static bool token_ok(const char *hdr, const char *token)
+{
+	if (!hdr || !token || strncmp(hdr, "Bearer ", 7) != 0)
+		return false;
+	hdr += 7;
+	size_t a = strlen(hdr), b = strlen(token);
+	unsigned char diff = (unsigned char)(a != b);
+	for (size_t i = 0; i < b; i++)
+		diff |= (unsigned char)(hdr[i < a ? i : 0] ^ token[i]);
+	return diff == 0;
+}
+
+static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
+				 const char *url, const char *method,
+				 const char *version, const char *upload_data,
+				 size_t *upload_data_size, void **con_cls)
+{
+	struct listener *l = cls;
+	struct api *a = l->api;
+	struct req *rq = *con_cls;
+	(void)version;
+
+	if (!rq) {
+		rq = calloc(1, sizeof *rq);
+		if (!rq)
+			return MHD_NO;
+		buf_init(&rq->body, a->max_body);
+		*con_cls = rq;
+		if (l->tcp && !token_ok(MHD_lookup_connection_value(
+				conn, MHD_HEADER_KIND, "Authorization"),
+				a->token)) {
+			rq->answered = true;
+			return answer_now(conn, a, 401, "unauthorized",
+					  "a valid bearer token is required");
+		}
+		const char *cl = MHD_lookup_connection_value(
+			conn, MHD_HEADER_KIND, "Content-Length");
+		int64_t n;
+		if (cl && util_parse_int64(cl, 0, INT64_MAX, &n) == 0 &&
+		    (uint64_t)n > a->max_body) {
+			rq->answered = true;
+			return answer_now(conn, a, 413, "too_large",
+					  "the request body is too large");
+		}
+		return MHD_YES;
+	}
+	if (rq->answered) {
+		*upload_data_size = 0;  /* discard the rest */
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		int r = buf_append(&rq->body, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		if (r < 0) {
+			rq->answered = true;
+			buf_free(&rq->body);
+			return answer_now(conn, a, 413, "too_large",
+					  r == -E2BIG ?
+					  "the request body is too large" :
+					  "out of memory");
+		}
+		return MHD_YES;
+	}
+
+	struct rctx rc = { .api = a, .conn = conn, .method = method,
+			   .body = rq->body.data ? rq->body.data : "",
+			   .body_len = rq->body.len, .status = 500 };
+	dispatch(&rc, url);
+	if (rc.status >= 500 && !rc.json && !rc.raw)
+		reply_error(&rc, 500, "internal", "no answer");
+	log_debug(LOG_API, "%s %s -> %u", method, url, rc.status);
+	enum MHD_Result ret = queue(conn, &rc);
+	json_decref(rc.json);
+	free(rc.raw);
+	rq->answered = true;
+	return ret;
+}
+
+static void completed_cb(void *cls, struct MHD_Connection *conn,
+			 void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	struct req *rq = *con_cls;
+	if (rq) {
+		buf_free(&rq->body);
+		free(rq);
+		*con_cls = NULL;
+	}
+}
+
+static void mhd_log_cb(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	char line[512];
+	vsnprintf(line, sizeof line, fmt, ap);
+	size_t n = strlen(line);
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	log_debug(LOG_HTTP, "libmicrohttpd: %s", line);
+}
+
+/* ---- the loop glue ---- */
+
+static void listener_run(struct listener *l);
+
+static void listener_timer_cb(uv_timer_t *t)
+{
+	listener_run(container_of(t, struct listener, timer));
+}
+
+static void listener_poll_cb(uv_poll_t *p, int status, int events)
+{
+	(void)status;
+	(void)events;
+	listener_run(container_of(p, struct listener, poll));
+}
+
+static void listener_run(struct listener *l)
+{
+	MHD_run(l->mhd);
+	MHD_UNSIGNED_LONG_LONG to;
+	if (MHD_get_timeout(l->mhd, &to) == MHD_YES)
+		uv_timer_start(&l->timer, listener_timer_cb, (uint64_t)to, 0);
+	else
+		uv_timer_stop(&l->timer);
+}
+
+static int bind_unix(const char *path, unsigned mode, char *err, size_t errsz)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof sa.sun_path) {
+		snprintf(err, errsz, "socket path %s is too long (max %zu "
+			 "bytes)", path, sizeof sa.sun_path - 1);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		snprintf(err, errsz, "socket: %s", strerror(errno));
+		return -errno;
+	}
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(err, errsz, "%s exists and is not a socket: "
+				 "refusing to replace it", path);
+			close(fd);
+			return -EEXIST;
+		}
+		/* A live daemon answers; a stale file from a crash does not. */
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa,
+					  sizeof sa) == 0) {
+			close(probe);
+			close(fd);
+			snprintf(err, errsz, "another process is listening on "
+				 "%s", path);
+			return -EADDRINUSE;
+		}
+		if (probe >= 0)
+			close(probe);
+		unlink(path);
+	}
+	/* Create the socket file 0600 and widen it after: never a moment
+	 * where others can connect. */
+	mode_t old = umask(0177);
+	int r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+	int e = errno;
+	umask(old);
+	if (r < 0) {
+		snprintf(err, errsz, "cannot bind %s: %s", path, strerror(e));
+		close(fd);
+		return -e;
+	}
+	if (chmod(path, mode) < 0 || listen(fd, 128) < 0) {
+		e = errno;
+		snprintf(err, errsz, "cannot listen on %s: %s", path,
+			 strerror(e));
+		close(fd);
+		unlink(path);
+		return -e;
+	}
+	return fd;
+}
+
+static int bind_tcp(const char *listen_addr, char *err, size_t errsz)
+{
+	_cleanup_free_ char *host = strdup(listen_addr);
+	if (!host)
+		return -ENOMEM;
+	char *colon = strrchr(host, ':');
+	if (!colon) {
+		snprintf(err, errsz, "bad listen address %s", listen_addr);
+		return -EINVAL;
+	}
+	*colon = '\0';
+	const char *port = colon + 1, *h = host;
+	if (*h == '[') {
+		h++;
+		size_t n = strlen(h);
+		if (n && h[n - 1] == ']')
+			((char *)h)[n - 1] = '\0';
+	}
+	if (streq(h, "localhost"))
+		h = "127.0.0.1";
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV |
+					      AI_PASSIVE };
+	struct addrinfo *ai;
+	int g = getaddrinfo(h, port, &hints, &ai);
+	if (g != 0) {
+		snprintf(err, errsz, "bad listen address %s: %s", listen_addr,
+			 gai_strerror(g));
+		return -EINVAL;
+	}
+	int fd = socket(ai->ai_family,
+			SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int one = 1, e = 0;
+	if (fd < 0)
+		e = errno;
+	else if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) <
+			 0 ||
+		 (ai->ai_family == AF_INET6 &&
+		  setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) <
+			  0) ||
+		 bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+		 listen(fd, 128) < 0)
+		e = errno;
+	freeaddrinfo(ai);
+	if (e) {
+		snprintf(err, errsz, "cannot listen on %s: %s", listen_addr,
+			 strerror(e));
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static int listener_start(struct api *a, struct listener *l, int fd,
+			  const struct config *cfg, bool tcp, char *err,
+			  size_t errsz)
+{
+	l->api = a;
+	l->fd = fd;
+	l->tcp = tcp;
+	l->mhd = MHD_start_daemon(
+		MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, access_cb, l,
+		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+		MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)cfg->api_max_connections,
+		MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)((cfg->api_timeout_ms + 999) / 1000),
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_HEADER_MEMORY,
+		MHD_OPTION_NOTIFY_COMPLETED, completed_cb, NULL,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, NULL,
+		MHD_OPTION_END);
+	if (!l->mhd) {
+		snprintf(err, errsz, "cannot start the HTTP server on %s",
+			 l->name);
+		return -EIO;
+	}
+	l->fd = -1;  /* MHD owns the listening socket now */
+	const union MHD_DaemonInfo *info =
+		MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info) {
+		snprintf(err, errsz, "libmicrohttpd has no epoll fd");
+		return -EIO;
+	}
+	uv_poll_init(a->deps.loop, &l->poll, info->epoll_fd);
+	uv_timer_init(a->deps.loop, &l->timer);
+	uv_poll_start(&l->poll, UV_READABLE, listener_poll_cb);
+	l->started = true;
+	listener_run(l);
+	return 0;
+}
+
+static char *read_token(const char *path, char *err, size_t errsz)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	if (!f) {
+		snprintf(err, errsz, "cannot read token file %s: %s", path,
+			 strerror(errno));
+		return NULL;
+	}
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0007))
+		log_warn(LOG_API, "token file %s is readable by other users: "
+			 "chmod o-rwx it", path);
+	char line[512];
+	if (!fgets(line, sizeof line, f)) {
+		snprintf(err, errsz, "token file %s is empty", path);
+		return NULL;
+	}
+	const char *s;
+	size_t n = text_trim(line, strlen(line), &s);
+	if (n < 16) {
+		snprintf(err, errsz, "token in %s is too short (at least 16 "
+			 "characters)", path);
+		return NULL;
+	}
+	return util_strndup(s, n);
+}
+
+int api_start(const struct api_deps *deps, const struct config *cfg,
+	      struct api **ret, char *err, size_t errsz)
+{
+	struct api *a = calloc(1, sizeof *a);
+	if (!a)
+		return -ENOMEM;
+	a->deps = *deps;
+	a->max_body = cfg->api_max_body;
+	a->unix_l.fd = a->tcp_l.fd = -1;
+	uv_timer_init(deps->loop, &a->drain);
+	int r;
+	a->sock_path = strdup(cfg->api_socket);
+	if (!a->sock_path) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	snprintf(a->unix_l.name, sizeof a->unix_l.name, "%s", cfg->api_socket);
+	int fd = bind_unix(cfg->api_socket, cfg->api_socket_mode, err, errsz);
+	if (fd < 0) {
+		r = fd;
+		goto fail;
+	}
+	r = listener_start(a, &a->unix_l, fd, cfg, false, err, errsz);
+	if (r < 0)
+		goto fail;
+	log_info(LOG_API, "listening on %s (mode %04o)", cfg->api_socket,
+		 cfg->api_socket_mode);
+	if (cfg->api_listen && *cfg->api_listen) {
+		a->token = read_token(cfg->api_token_file, err, errsz);
+		if (!a->token) {
+			r = -EINVAL;
+			goto fail;
+		}
+		snprintf(a->tcp_l.name, sizeof a->tcp_l.name, "%s",
+			 cfg->api_listen);
+		fd = bind_tcp(cfg->api_listen, err, errsz);
+		if (fd < 0) {
+			r = fd;
+			goto fail;
+		}
+		r = listener_start(a, &a->tcp_l, fd, cfg, true, err, errsz);
+		if (r < 0)
+			goto fail;
+		log_info(LOG_API, "listening on %s (TCP, bearer token)",
+			 cfg->api_listen);
+	}
+	*ret = a;
+	return 0;
+fail:
+	/* Synchronous teardown of a half-started api: handles that were
+	 * initialised are closed by api_stop, so route through it. */
+	*ret = a;
+	return r;
+}
+
+void api_reload(struct api *a, const struct config *cfg)
+{
+	a->max_body = cfg->api_max_body;
+}
+
+unsigned api_connections(const struct api *a)
+{
+	unsigned n = 0;
+	const struct listener *ls[] = { &a->unix_l, &a->tcp_l };
+	for (size_t i = 0; i < 2; i++) {
+		if (!ls[i]->mhd)
+			continue;
+		const union MHD_DaemonInfo *info = MHD_get_daemon_info(
+			ls[i]->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+		if (info)
+			n += info->num_connections;
+	}
+	return n;
+}
+
+static void close_cb(uv_handle_t *h)
+{
+	struct api *a = h->data;
+	if (--a->pending_closes == 0 && a->stop_cb)
+		a->stop_cb(a->stop_ud);
+}
+
+static void close_handle(struct api *a, uv_handle_t *h)
+{
+	h->data = a;
+	a->pending_closes++;
+	uv_close(h, close_cb);
+}
+
+static void api_finish(struct api *a)
+{
+	uv_timer_stop(&a->drain);
+	struct listener *ls[] = { &a->unix_l, &a->tcp_l };
+	a->pending_closes++;  /* hold: no callback before all are queued */
+	for (size_t i = 0; i < 2; i++) {
+		struct listener *l = ls[i];
+		if (l->started) {
+			uv_poll_stop(&l->poll);
+			close_handle(a, (uv_handle_t *)&l->poll);
+			close_handle(a, (uv_handle_t *)&l->timer);
+			l->started = false;
+		}
+		if (l->mhd) {
+			MHD_stop_daemon(l->mhd);
+			l->mhd = NULL;
+		}
+		if (l->fd >= 0) {
+			close(l->fd);
+			l->fd = -1;
+		}
+	}
+	close_handle(a, (uv_handle_t *)&a->drain);
+	a->pending_closes--;
+}
+
+static void drain_cb(uv_timer_t *t)
+{
+	struct api *a = container_of(t, struct api, drain);
+	if (api_connections(a) == 0 || uv_now(t->loop) >= a->drain_deadline) {
+		if (api_connections(a))
+			log_warn(LOG_API, "closing %u connections still open",
+				 api_connections(a));
+		api_finish(a);
+	}
+}
+
+void api_stop(struct api *a, uint64_t timeout_ms, void (*cb)(void *ud),
+	      void *ud)
+{
+	if (a->stopping)
+		return;
+	a->stopping = true;
+	a->stop_cb = cb;
+	a->stop_ud = ud;
+	struct listener *ls[] = { &a->unix_l, &a->tcp_l };
+	for (size_t i = 0; i < 2; i++) {
+		struct listener *l = ls[i];
+		if (!l->mhd)
+			continue;
+		/* Stop accepting; MHD hands the listening socket back. */
+		MHD_socket s = MHD_quiesce_daemon(l->mhd);
+		if (s != MHD_INVALID_SOCKET)
+			close(s);
+	}
+	if (a->sock_path && a->unix_l.mhd)
+		unlink(a->sock_path);
+	a->drain_deadline = uv_now(a->deps.loop) + timeout_ms;
+	uv_timer_start(&a->drain, drain_cb, 0, 20);
+}
+
+struct api *api_free(struct api *a)
+{
+	if (!a)
+		return NULL;
+	free(a->sock_path);
+	if (a->token)
+		explicit_bzero(a->token, strlen(a->token));
+	free(a->token);
+	free(a);
+	return NULL;
+}

@@ -1,0 +1,305 @@
+/* main.c: loaxad — arguments, wiring in order, the loop, teardown in
+ * reverse. No business rules live here. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <uv.h>
+
+#include "config-build.h"
+#include "loaxa/api.h"
+#include "loaxa/config.h"
+#include "loaxa/directory.h"
+#include "loaxa/log.h"
+#include "loaxa/notify.h"
+#include "loaxa/store.h"
+
+#define SHUTDOWN_GRACE_MS 5000
+
+static struct daemon {
+	uv_loop_t loop;
+	uv_signal_t sigterm, sigint, sighup;
+	const char *config_path;
+	struct config *cfg;
+	struct store *store;
+	struct directory *dir;
+	struct api *api;
+	struct notify *notify;
+	bool stopping;
+} the_daemon;
+
+static const char *arg_config = CONFIG_DEFAULT_PATH;
+static bool arg_check;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: loaxad [--config PATH] [--check-config]\n"
+		"\n"
+		"The loaxa daemon: keeps the commune's village groups and\n"
+		"households, and serves them on the control API.\n"
+		"\n"
+		"  -c, --config PATH   configuration file (default %s)\n"
+		"  -n, --check-config  validate the configuration and exit\n"
+		"  -V, --version       print the version and exit\n"
+		"  -h, --help          print this help and exit\n"
+		"\n"
+		"See loaxad(8) and loaxa.ini(5).\n",
+		CONFIG_DEFAULT_PATH);
+}
+
+static int parse_args(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'n' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "c:nVh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			arg_config = optarg;
+			break;
+		case 'n':
+			arg_check = true;
+			break;
+		case 'V':
+			printf("loaxad %s\n", LOAXA_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "Try 'loaxad --help'.\n");
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "loaxad: unexpected argument '%s'\n",
+			argv[optind]);
+		return -EINVAL;
+	}
+	return 1;
+}
+
+static void print_diag(const struct config_diag *d, enum log_level lvl)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		if (arg_check)
+			fprintf(stderr, "%s\n", d->msgs[i]);
+		else
+			log_msg(LOG_CFG, lvl, "%s", d->msgs[i]);
+	}
+}
+
+static void apply_logging(const struct config *c)
+{
+	log_set_level(c->log_level);
+	for (int s = 0; s < LOG_SUBSYS_MAX; s++)
+		log_set_debug((enum log_subsys)s, false);
+	_cleanup_free_ char *list = strdup(c->log_debug ? c->log_debug : "");
+	char *save = NULL;
+	for (char *t = list ? strtok_r(list, ", ", &save) : NULL; t;
+	     t = strtok_r(NULL, ", ", &save)) {
+		enum log_subsys s;
+		if (log_subsys_parse(t, &s) == 0)
+			log_set_debug(s, true);
+	}
+}
+
+static void status_line(char *buf, size_t n)
+{
+	struct store_counts c = { 0 };
+	store_counts(the_daemon.store, &c);
+	snprintf(buf, n, "serving %" PRId64 " households in %" PRId64
+		 " groups", c.households, c.groups);
+}
+
+static void reload(void)
+{
+	struct daemon *d = &the_daemon;
+	char status[128];
+	notify_reloading(d->notify);
+	log_info(LOG_CFG, "reloading %s", d->config_path);
+	struct config *nc = NULL;
+	struct config_diag diag = { 0 };
+	int r = config_load(d->config_path, &nc, &diag);
+	if (r < 0) {
+		print_diag(&diag, LOG_LVL_ERR);
+		log_err(LOG_CFG, "reload failed with %zu error(s): keeping the "
+			"running configuration", diag.n);
+		config_diag_free(&diag);
+		status_line(status, sizeof status);
+		notify_ready(d->notify, status);
+		return;
+	}
+	config_diag_free(&diag);
+	config_diff_nonreloadable(d->cfg, nc, &diag);
+	print_diag(&diag, LOG_LVL_WARN);
+	config_diag_free(&diag);
+	apply_logging(nc);
+	r = directory_sync_groups(d->dir, nc->groups, nc->ngroups);
+	if (r < 0)
+		log_err(LOG_CFG, "cannot apply [groups]: %s (%s)",
+			strerror(-r), store_errmsg(d->store));
+	api_reload(d->api, nc);
+	config_free(d->cfg);
+	d->cfg = nc;
+	log_info(LOG_CFG, "configuration reloaded");
+	status_line(status, sizeof status);
+	notify_ready(d->notify, status);
+}
+
+static void signals_close(void)
+{
+	struct daemon *d = &the_daemon;
+	uv_signal_t *sigs[] = { &d->sigterm, &d->sigint, &d->sighup };
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		if (!uv_is_closing((uv_handle_t *)sigs[i]))
+			uv_close((uv_handle_t *)sigs[i], NULL);
+}
+
+static void api_stopped_cb(void *ud)
+{
+	(void)ud;
+	struct daemon *d = &the_daemon;
+	signals_close();
+	notify_close(d->notify);
+	d->notify = NULL;
+}
+
+static void shutdown_begin(const char *why)
+{
+	struct daemon *d = &the_daemon;
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	log_info(LOG_MAIN, "%s: stopping", why);
+	notify_stopping(d->notify);
+	if (d->api)
+		api_stop(d->api, SHUTDOWN_GRACE_MS, api_stopped_cb, NULL);
+	else
+		api_stopped_cb(NULL);
+}
+
+static void signal_cb(uv_signal_t *s, int signum)
+{
+	(void)s;
+	if (signum == SIGHUP)
+		reload();
+	else
+		shutdown_begin(signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static int ensure_dir(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) == 0)
+		return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+	if (errno != ENOENT)
+		return -errno;
+	return mkdir(path, 0750) < 0 ? -errno : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon *d = &the_daemon;
+	struct config_diag diag = { 0 };
+	char err[512] = "";
+	int r, ret = EXIT_FAILURE;
+
+	r = parse_args(argc, argv);
+	if (r <= 0)
+		return r == 0 ? EXIT_SUCCESS : 2;
+	d->config_path = arg_config;
+
+	r = config_load(arg_config, &d->cfg, &diag);
+	print_diag(&diag, LOG_LVL_ERR);
+	config_diag_free(&diag);
+	if (arg_check) {
+		if (r == 0)
+			printf("configuration OK\n");
+		config_free(d->cfg);
+		return r == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	}
+	if (r < 0) {
+		log_err(LOG_CFG, "invalid configuration %s: not starting",
+			arg_config);
+		return EXIT_FAILURE;
+	}
+	apply_logging(d->cfg);
+	signal(SIGPIPE, SIG_IGN);
+	log_info(LOG_MAIN, "loaxad %s starting with %s", LOAXA_VERSION,
+		 arg_config);
+
+	_cleanup_free_ char *db = config_database_path(d->cfg);
+	if (!db) {
+		log_err(LOG_MAIN, "out of memory");
+		goto out_config;
+	}
+	r = ensure_dir(d->cfg->state_dir);
+	if (r < 0) {
+		log_err(LOG_STORE, "state directory %s: %s", d->cfg->state_dir,
+			strerror(-r));
+		goto out_config;
+	}
+	r = store_open(db, &d->store, err, sizeof err);
+	if (r < 0) {
+		log_err(LOG_STORE, "%s", err);
+		goto out_config;
+	}
+	log_info(LOG_STORE, "database %s, schema version %d", db,
+		 store_schema_version(d->store));
+	r = directory_new(d->store, &d->dir);
+	if (r == 0)
+		r = directory_sync_groups(d->dir, d->cfg->groups,
+					  d->cfg->ngroups);
+	if (r < 0) {
+		log_err(LOG_DIR, "cannot set up the village groups: %s (%s)",
+			strerror(-r), store_errmsg(d->store));
+		goto out_store;
+	}
+
+	uv_loop_init(&d->loop);
+	notify_new(&d->loop, &d->notify);
+	uv_signal_init(&d->loop, &d->sigterm);
+	uv_signal_init(&d->loop, &d->sigint);
+	uv_signal_init(&d->loop, &d->sighup);
+	uv_signal_start(&d->sigterm, signal_cb, SIGTERM);
+	uv_signal_start(&d->sigint, signal_cb, SIGINT);
+	uv_signal_start(&d->sighup, signal_cb, SIGHUP);
+
+	struct api_deps deps = { .loop = &d->loop, .store = d->store,
+				 .dir = d->dir, .started_ms = util_now_ms() };
+	r = api_start(&deps, d->cfg, &d->api, err, sizeof err);
+	if (r < 0) {
+		log_err(LOG_API, "%s", err);
+		shutdown_begin("startup failed");
+	} else {
+		char status[128];
+		status_line(status, sizeof status);
+		log_info(LOG_MAIN, "ready: %s", status);
+		notify_ready(d->notify, status);
+		ret = EXIT_SUCCESS;
+	}
+
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	/* Shutdown is a proof: every handle closed, the loop empty. */
+	d->api = api_free(d->api);
+	if (uv_loop_close(&d->loop) != 0) {
+		log_err(LOG_MAIN, "event loop still has handles at exit");
+		ret = EXIT_FAILURE;
+	}
+out_store:
+	d->dir = directory_free(d->dir);
+	d->store = store_close(d->store);
+	if (ret == EXIT_SUCCESS)
+		log_info(LOG_MAIN, "stopped");
+out_config:
+	d->cfg = config_free(d->cfg);
+	return ret;
+}
