@@ -1,0 +1,265 @@
+/* cli.h: the loaxa command-line client, shared between its files.
+ *
+ * loaxa is a client of loaxad's control API only (docs/api.md); it never
+ * opens the database. Each command is one entry of the table in loaxa.c
+ * (words, handler, help) and sends one HTTP request, except `households`,
+ * which follows the API's keyset paging.
+ *
+ *   loaxa.c           arguments, the command table, help, `status`
+ *   client.c          the HTTP client (libcurl easy) and error reporting
+ *   output.c          a bounded string buffer, display width, tables
+ *   cmd-groups.c      groups, group show/add/rename/remove
+ *   cmd-households.c  households, household show/add/edit/remove, opt-out/in
+ *   cmd-import.c      import, export
+ *
+ * Glossary: an "answer" is loaxad's HTTP response; "--json mode" prints the
+ * answer's JSON as-is (pretty-printed) instead of human tables.
+ */
+#ifndef LOAXA_CLI_H
+#define LOAXA_CLI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "loaxa/util.h"
+
+#ifdef __has_include
+#if __has_include("config-build.h")
+#include "config-build.h"
+#endif
+#endif
+#ifndef LOAXA_VERSION
+#define LOAXA_VERSION "unknown"
+#endif
+
+#define CLI_DEFAULT_SOCKET "/run/loaxa/api.sock"
+/* Bound on any answer, on an import file and on an export. */
+#define CLI_MAX_ANSWER (256u * 1024u * 1024u)
+#define CLI_TIMEOUT_MS 30000L          /* ordinary requests */
+#define CLI_TIMEOUT_LONG_MS 120000L    /* import and export */
+#define CLI_CONNECT_TIMEOUT_MS 5000L
+#define CLI_MAX_POS 4                  /* positional arguments */
+
+/* Exit status (documented in loaxa(1)). */
+enum {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_ERROR = 1,       /* loaxad answered an error (or a local
+				     write failed) */
+	CLI_EXIT_USAGE = 2,       /* bad arguments, unreadable input file */
+	CLI_EXIT_UNREACHABLE = 3, /* cannot reach loaxad */
+	CLI_EXIT_REJECTED = 4,    /* import done, some rows rejected */
+};
+
+/* Command options (global options are handled in loaxa.c alone). */
+enum cli_opt {
+	OPT_GROUP,
+	OPT_SEARCH,
+	OPT_OPTED_OUT,
+	OPT_ACTIVE,
+	OPT_LIMIT,
+	OPT_NAME,
+	OPT_PHONE,
+	OPT_ADDRESS,
+	OPT_ZALO_ID,
+	OPT_PSID,
+	OPT_NOTE,
+	OPT_CLEAR,
+	OPT_FORCE,
+	OPT_DRY_RUN,
+	OPT_OUTPUT,
+	_OPT_MAX,
+};
+#define OPT(o) (1u << (o))
+
+struct cli_optval {
+	enum cli_opt id;
+	const char *value;        /* "" for a flag */
+};
+
+/* A command's parsed arguments, in command-line order. */
+struct cli_args {
+	const char *pos[CLI_MAX_POS];
+	size_t npos;
+	struct cli_optval *opts;
+	size_t nopts;
+};
+
+/* The last value given for an option, or NULL. */
+const char *cli_args_get(const struct cli_args *a, enum cli_opt id);
+size_t cli_args_count(const struct cli_args *a, enum cli_opt id);
+
+struct cli;
+struct client;
+struct sbuf;
+
+struct cli_command {
+	const char *words[2];     /* words[1] NULL for one-word commands */
+	const char *args;         /* positional arguments, for the overview */
+	const char *synopsis;     /* all arguments, for the usage line */
+	const char *summary;
+	const char *request;      /* "METHOD /path", shown in help */
+	unsigned min_pos, max_pos;
+	uint32_t opts;            /* OPT() mask of accepted options */
+	int (*run)(struct cli *c, const struct cli_args *a);
+};
+
+/* The invocation: global options resolved against the environment. */
+struct cli {
+	const char *socket_path;  /* NULL when url is used */
+	char *url;                /* base URL, no trailing '/'; or NULL */
+	const char *token_file;   /* used with url only */
+	bool json;
+	const struct cli_command *cmd;
+	struct client *client;    /* created on the first request */
+	char error_code[64];      /* code of the last error answer, or "" */
+};
+
+/* Print "loaxa: <message>" to stderr and return code. */
+int cli_fail(int code, const char *fmt, ...) _printf_(2, 3);
+/* A usage error of the current command: specific message plus a one-line
+ * pointer to its --help. Returns CLI_EXIT_USAGE. */
+int cli_usage(const struct cli *c, const char *fmt, ...) _printf_(2, 3);
+/* A household id argument: a positive decimal integer. Returns 0 or prints
+ * a usage error and returns CLI_EXIT_USAGE. */
+int cli_parse_id(const struct cli *c, const char *s, int64_t *ret);
+/* Print the answer's JSON for --json mode; returns an exit code. */
+int cli_print_json(const json_t *root);
+
+/* ---- client.c ---- */
+
+struct client_answer {
+	long status;
+	char *body;               /* NUL-terminated (not counted in len) */
+	size_t len;
+	char *content_type;       /* or NULL */
+};
+void client_answer_clear(struct client_answer *a);
+
+struct client *client_free(struct client *cl);
+
+/* Send one request to loaxad; path starts with "/v1/" and carries the
+ * already-escaped query. body may be NULL. On success (any HTTP status)
+ * fills *ret and returns 0; otherwise prints why and returns
+ * CLI_EXIT_UNREACHABLE (no answer) or CLI_EXIT_ERROR (answer too large,
+ * out of memory). */
+int client_request(struct cli *c, const char *method, const char *path,
+		   const char *content_type, const void *body, size_t len,
+		   long timeout_ms, struct client_answer *ret);
+
+/* Parse a 2xx answer into its JSON object (*ret_root NULL for an empty
+ * body unless want_object), or report an error answer. Returns an exit
+ * code; on an error answer, c->error_code holds the API's code. */
+int client_answer_json(struct cli *c, const struct client_answer *a,
+		       bool want_object, json_t **ret_root);
+
+/* client_request + client_answer_json with a JSON request body (or NULL),
+ * the ordinary timeout, and an object expected unless the method is
+ * DELETE. */
+int client_call(struct cli *c, const char *method, const char *path,
+		const json_t *body, json_t **ret_root);
+
+/* Print the error carried by an answer with status >= 400 ("loaxa:
+ * message" plus one line per field error; the answer's JSON on stdout in
+ * --json mode). Returns CLI_EXIT_ERROR. */
+int client_report_error(struct cli *c, const struct client_answer *a);
+/* "loaxa: unexpected answer from loaxad (HTTP n): what"; returns
+ * CLI_EXIT_ERROR. */
+int client_unexpected(long status, const char *what);
+
+/* Append "?key=value" or "&key=value" to path, the value URL-encoded.
+ * Returns 0 or an exit code. */
+int client_query_add(struct cli *c, struct sbuf *path, const char *key,
+		     const char *value);
+/* Append one URL-encoded path segment. Returns 0 or an exit code. */
+int client_path_add(struct cli *c, struct sbuf *path, const char *segment);
+
+/* ---- output.c ---- */
+
+/* Growable string with a mandatory maximum; data is always NUL-terminated
+ * once anything was appended (sbuf_str() is never NULL). */
+struct sbuf {
+	char *data;
+	size_t len, cap, max;
+};
+#define SBUF_INIT(m) { .data = NULL, .len = 0, .cap = 0, .max = (m) }
+void sbuf_init(struct sbuf *b, size_t max);
+void sbuf_free(struct sbuf *b);
+/* Returns 0, -ENOMEM, or -E2BIG when max would be exceeded. */
+int sbuf_append(struct sbuf *b, const void *p, size_t n);
+int sbuf_printf(struct sbuf *b, const char *fmt, ...) _printf_(2, 3);
+const char *sbuf_str(const struct sbuf *b);
+/* Take the data out (caller frees; never NULL unless out of memory). */
+char *sbuf_steal(struct sbuf *b);
+
+/* True if s[0..len) is well-formed UTF-8; else *ret_bad is the offset of
+ * the first bad byte. */
+bool out_utf8_valid(const char *s, size_t len, size_t *ret_bad);
+/* Terminal columns of s: code points, with combining marks U+0300..U+036F
+ * zero wide; each invalid byte counts one. */
+size_t out_width(const char *s);
+/* Copy of s safe for a terminal: tabs and line breaks become spaces, other
+ * control characters, bidi overrides and invalid bytes become '?'. NULL
+ * only when out of memory. */
+char *out_clean(const char *s);
+/* A JSON value as display text: strings as-is, numbers in decimal, true and
+ * false as yes/no, null (or a missing value) as null_text, arrays of
+ * scalars joined with ", ", anything else as compact JSON. NULL only when
+ * out of memory. */
+char *out_value(const json_t *v, const char *null_text);
+/* A *_ms timestamp as local "YYYY-MM-DD HH:MM:SS"; otherwise as
+ * out_value. */
+char *out_time_ms(const json_t *v, const char *null_text);
+
+/* An aligned text table: columns separated by two spaces, padded by
+ * display width, the last column unpadded. Cells are cleaned copies. */
+struct out_table;
+/* headers may be NULL (no header line, e.g. "key:  value" blocks). */
+struct out_table *out_table_new(size_t ncols, const char *const *headers);
+struct out_table *out_table_free(struct out_table *t);
+void out_table_align_right(struct out_table *t, size_t col);
+/* cells: ncols strings (NULL prints as empty). Returns 0 or -ENOMEM. */
+int out_table_add(struct out_table *t, const char *const *cells);
+size_t out_table_rows(const struct out_table *t);
+void out_table_print(const struct out_table *t, FILE *f);
+
+static inline void out_table_freep(struct out_table **t)
+{
+	out_table_free(*t);
+}
+#define _cleanup_table_ _cleanup_(out_table_freep)
+#define _cleanup_json_ _cleanup_(json_decrefp)
+
+static inline void sbuf_freep(struct sbuf *b)
+{
+	sbuf_free(b);
+}
+#define _cleanup_sbuf_ _cleanup_(sbuf_freep)
+
+static inline void client_answer_clearp(struct client_answer *a)
+{
+	client_answer_clear(a);
+}
+#define _cleanup_answer_ _cleanup_(client_answer_clearp)
+
+/* ---- command handlers ---- */
+
+int cmd_status(struct cli *c, const struct cli_args *a);
+int cmd_groups(struct cli *c, const struct cli_args *a);
+int cmd_group_show(struct cli *c, const struct cli_args *a);
+int cmd_group_add(struct cli *c, const struct cli_args *a);
+int cmd_group_rename(struct cli *c, const struct cli_args *a);
+int cmd_group_remove(struct cli *c, const struct cli_args *a);
+int cmd_households(struct cli *c, const struct cli_args *a);
+int cmd_household_show(struct cli *c, const struct cli_args *a);
+int cmd_household_add(struct cli *c, const struct cli_args *a);
+int cmd_household_edit(struct cli *c, const struct cli_args *a);
+int cmd_household_remove(struct cli *c, const struct cli_args *a);
+int cmd_opt_out(struct cli *c, const struct cli_args *a);
+int cmd_opt_in(struct cli *c, const struct cli_args *a);
+int cmd_import(struct cli *c, const struct cli_args *a);
+int cmd_export(struct cli *c, const struct cli_args *a);
+
+#endif
