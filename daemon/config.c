@@ -29,9 +29,17 @@
  * old" is the value); both are diagnosed with a hint. Duplicate keys reach
  * the handler twice; we report the second.
  *
+ * Channels. Each [channel.NAME] section is one struct config_channel; its
+ * keys are a second part of the same table (section "channel.NAME"), with
+ * one more column: the drivers a key applies to. A key set for a driver
+ * that does not use it is an error, as is a driver's missing key; both are
+ * cross-field checks, run when the whole file has been read (the driver
+ * line may come last).
+ *
  * Every problem is collected as "path:line: message" and parsing goes on,
  * so one run shows them all; cross-field checks run afterwards. The
- * caller decides what to log (this is a leaf module: it does not log).
+ * caller decides what to log (this is a leaf module: it does not log,
+ * except config_read_secret's warning about a file others can read).
  */
 #include "loaxa/config.h"
 
@@ -46,103 +54,300 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "loaxa/channel.h"
+#include "loaxa/template.h"
+
 #define CFG_LINE_MAX 198          /* inih's buffer: text + '\n' + NUL */
 #define CFG_FILE_MAX (1024 * 1024)
 #define CFG_PATH_MAX 4095         /* PATH_MAX including the NUL */
 #define CFG_SUN_PATH_MAX 107      /* sizeof(sun_path) including the NUL */
 #define CFG_GROUPS_MAX 1000
+#define CFG_CHANNELS_MAX 32
+#define CFG_NAME_MAX 32           /* group codes and channel names */
 #define CFG_ERRORS_MAX 100        /* messages kept; the rest are counted */
 #define CFG_ESC_MAX 800           /* an escaped line: 4 * 198 + NUL fits */
 #define CFG_REASON_MAX 512
+#define CFG_URL_MAX 2048
+#define CFG_TOKEN_MAX 128         /* app_id, template_id, account_sid */
+#define CFG_PARAM_MAX 64          /* a ZNS template parameter name */
+#define CFG_SECRET_MAX (64 * 1024)
+#define CHANNEL_SECTION "channel.NAME"
+
+#define TMPL_MEETING_DEFAULT                                                \
+	"Kính mời ông/bà {name} ({group}) dự họp: {title}. Thời gian: "     \
+	"{time}. Địa điểm: {place}. Nội dung: {agenda}"
+#define TMPL_NOTICE_DEFAULT "Thông báo: {title}. {body}"
+#define TMPL_REMINDER_DEFAULT "Nhắc lịch họp: {title}, {time}, tại {place}."
 
 /* ---- the key table ---- */
 
-static int check_subsys_list(const char *v, struct buf *norm, char *why,
-			     size_t whysz);
+typedef int check_fn(const char *v, struct buf *norm, char *why,
+		     size_t whysz);
+typedef int set_fn(void *obj, const char *v);
 
-/* X(section, key, type, default, min, max, reloadable, field, check, doc).
+static check_fn check_subsys_list, check_quiet_hours, check_timezone,
+	check_template, check_chain, check_driver, check_url,
+	check_secret_ref, check_token, check_template_data, check_brandname,
+	check_sms_type, check_e164, check_messaging_type, check_tag;
+static set_fn set_quiet_hours, set_chain, set_driver;
+
+/* X(section, key, type, default, min, max, reloadable, field, check, set,
+ *   doc).
  * The doc is the one-line comment shown above the key in etc/loaxa.ini
  * (the unit test holds them equal), so it stays within 78 columns. A path
- * key whose default is "" may be set to "" (meaning "not set"). */
+ * key whose default is "" may be set to "" (meaning "not set"). check
+ * validates (and may normalise) a text value after its type's own rules;
+ * set, when not NULL, stores the value itself instead of the field getting
+ * it by its type (field then names the first field set writes). */
 #define CONFIG_KEYS(X)                                                      \
 	X("daemon", "state_dir", CFG_PATH, "/var/lib/loaxa", 0, 0, false,   \
-	  state_dir, NULL,                                                  \
+	  state_dir, NULL, NULL,                                            \
 	  "Directory for loaxad's state; holds the database unless "        \
 	  "database is set.")                                               \
 	X("daemon", "database", CFG_PATH, "", 0, 0, false, database, NULL, \
-	  "SQLite database file; empty means loaxa.db in state_dir.")       \
+	  NULL, "SQLite database file; empty means loaxa.db in state_dir.") \
 	X("daemon", "log_level", CFG_ENUM_LOGLEVEL, "info", 0, 0, true,     \
-	  log_level, NULL,                                                  \
+	  log_level, NULL, NULL,                                            \
 	  "Least severe messages logged: err, warning, notice, info or "    \
 	  "debug.")                                                         \
 	X("daemon", "debug", CFG_STRING, "", 0, 0, true, log_debug,         \
-	  check_subsys_list,                                                \
+	  check_subsys_list, NULL,                                          \
 	  "Subsystems logged at debug level anyway, comma-separated, e.g. " \
 	  "store,http.")                                                    \
 	X("api", "socket", CFG_PATH, "/run/loaxa/api.sock", 0, 0, false,    \
-	  api_socket, NULL,                                                 \
+	  api_socket, NULL, NULL,                                           \
 	  "Unix socket of the HTTP API, used by the loaxa command (max 107 "\
 	  "bytes).")                                                        \
 	X("api", "socket_mode", CFG_OCTAL, "0660", 0600, 0666, false,       \
-	  api_socket_mode, NULL,                                            \
+	  api_socket_mode, NULL, NULL,                                      \
 	  "Permission bits of the API socket (0600..0666).")                \
 	X("api", "listen", CFG_LISTEN, "", 0, 0, false, api_listen, NULL,   \
+	  NULL,                                                             \
 	  "Also serve the API on TCP at HOST:PORT, e.g. 127.0.0.1:8080; "   \
 	  "empty = off.")                                                   \
 	X("api", "token_file", CFG_PATH, "", 0, 0, false, api_token_file,   \
-	  NULL,                                                             \
+	  NULL, NULL,                                                       \
 	  "File with the bearer token TCP clients must send; required with "\
 	  "listen.")                                                        \
 	X("api", "max_body", CFG_SIZE, "64M", 1024, 1024 * 1024 * 1024,     \
-	  true, api_max_body, NULL,                                         \
+	  true, api_max_body, NULL, NULL,                                   \
 	  "Largest request body the API accepts (a number with K, M or G).")\
 	X("api", "max_connections", CFG_UINT, "64", 1, 10000, false,        \
-	  api_max_connections, NULL,                                        \
+	  api_max_connections, NULL, NULL,                                  \
 	  "Most API connections open at the same time (1..10000).")         \
 	X("api", "timeout", CFG_DURATION, "30s", 1000, 3600 * 1000, false,  \
-	  api_timeout_ms, NULL,                                             \
-	  "Idle API connections are closed after this long (1s..1h).")
+	  api_timeout_ms, NULL, NULL,                                       \
+	  "Idle API connections are closed after this long (1s..1h).")      \
+	X("broadcast", "notice_ttl", CFG_DURATION, "24h", 60 * 1000,        \
+	  UINT64_C(30) * 86400 * 1000, true, notice_ttl_ms, NULL, NULL,     \
+	  "A notice not delivered within this long is dropped (1m..30d).")  \
+	X("broadcast", "quiet_hours", CFG_STRING, "21:00-06:00", 0, 0,      \
+	  true, quiet_start_min, check_quiet_hours, set_quiet_hours,        \
+	  "Local times with no sending, HH:MM-HH:MM (may span midnight); "  \
+	  "empty = none.")                                                  \
+	X("broadcast", "timezone", CFG_STRING, "Asia/Ho_Chi_Minh", 0, 0,    \
+	  false, timezone, check_timezone, NULL,                            \
+	  "Local time of quiet hours and dates: Asia/Ho_Chi_Minh, UTC or "  \
+	  "+07:00.")                                                        \
+	X("broadcast", "retry_initial", CFG_DURATION, "30s", 1000,          \
+	  3600 * 1000, true, retry_initial_ms, NULL, NULL,                  \
+	  "First wait before a failed message is tried again (1s..1h).")    \
+	X("broadcast", "retry_max", CFG_DURATION, "30m", 1000,              \
+	  86400 * 1000, true, retry_max_ms, NULL, NULL,                     \
+	  "Longest wait between tries, at least retry_initial (1s..1d).")   \
+	X("broadcast", "max_attempts", CFG_UINT, "5", 1, 100, true,         \
+	  max_attempts, NULL, NULL,                                         \
+	  "Tries of a message on one channel before the next one (1..100).")\
+	X("broadcast", "fanout_chunk", CFG_UINT, "5000", 100, 100000, true, \
+	  fanout_chunk, NULL, NULL,                                         \
+	  "Households turned into deliveries per step (100..100000).")      \
+	X("broadcast", "sms_warn_segments", CFG_UINT, "3", 1, 20, true,     \
+	  sms_warn_segments, NULL, NULL,                                    \
+	  "The loaxa command warns when an SMS needs more parts (1..20).")  \
+	X("templates", "meeting", CFG_STRING, TMPL_MEETING_DEFAULT, 0, 0,   \
+	  true, tmpl_meeting, check_template, NULL,                         \
+	  "Meeting invitation; {name} {group} {title} {time} {place} "      \
+	  "{agenda}.")                                                      \
+	X("templates", "notice", CFG_STRING, TMPL_NOTICE_DEFAULT, 0, 0,     \
+	  true, tmpl_notice, check_template, NULL,                          \
+	  "Notice; {name} {group} {title} {body}.")                         \
+	X("templates", "reminder", CFG_STRING, TMPL_REMINDER_DEFAULT, 0, 0, \
+	  true, tmpl_reminder, check_template, NULL,                        \
+	  "Reminder of a meeting; the same placeholders as meeting.")       \
+	X("route", "chain", CFG_STRING, "", 0, 0, true, route, check_chain, \
+	  set_chain,                                                        \
+	  "Channels to try in turn: [channel.NAME] names, comma-separated.")
 
-#define KEY_INFO(s, k, t, d, lo, hi, rel, f, chk, text)                     \
+/* Drivers a channel key applies to (bits 1 << enum channel_driver). */
+#define D_(d) (1u << (d))
+#define D_ALL 0u
+#define D_ZNS D_(CHD_ZNS)
+#define D_ZALO (D_(CHD_ZNS) | D_(CHD_ZALO_OA))
+#define D_TOKEN (D_ZALO | D_(CHD_MESSENGER))
+#define D_MESSENGER D_(CHD_MESSENGER)
+#define D_ESMS D_(CHD_ESMS)
+#define D_TWILIO D_(CHD_TWILIO)
+#define D_SMS (D_(CHD_ESMS) | D_(CHD_TWILIO))
+
+/* Y(key, type, default, min, max, field, check, set, drivers, doc): the
+ * keys of a [channel.NAME] section (struct config_channel), all
+ * reloadable (loaxad rebuilds a changed channel). */
+#define CHANNEL_KEYS(Y)                                                     \
+	Y("driver", CFG_STRING, "", 0, 0, driver, check_driver, set_driver, \
+	  D_ALL,                                                            \
+	  "Provider: zns, zalo_oa, messenger, esms or twilio (required).")  \
+	Y("url", CFG_STRING, "", 0, 0, url, check_url, NULL, D_ALL,         \
+	  "The provider's send endpoint, https:// (required).")             \
+	Y("allow_http", CFG_BOOL, "no", 0, 0, allow_http, NULL, NULL,       \
+	  D_ALL, "Allow a plain http:// url: for a local sandbox only.")    \
+	Y("access_token_file", CFG_STRING, "", 0, 0, access_token_file,     \
+	  check_secret_ref, NULL, D_TOKEN,                                  \
+	  "Access token: a file, or credential:NAME (LoadCredential=).")    \
+	Y("oauth_url", CFG_STRING, "", 0, 0, oauth_url, check_url, NULL,    \
+	  D_ZALO, "Zalo OAuth v4 endpoint; set, loaxad refreshes the token.")\
+	Y("app_id", CFG_STRING, "", 0, 0, app_id, check_token, NULL,        \
+	  D_ZALO, "Zalo app id (OAuth).")                                   \
+	Y("app_secret_file", CFG_STRING, "", 0, 0, app_secret_file,         \
+	  check_secret_ref, NULL, D_ZALO,                                   \
+	  "Zalo app secret key (OAuth): a file or credential:NAME.")        \
+	Y("refresh_token_file", CFG_STRING, "", 0, 0, refresh_token_file,   \
+	  check_secret_ref, NULL, D_ZALO,                                   \
+	  "First Zalo refresh token (OAuth): a file or credential:NAME.")   \
+	Y("template_id", CFG_STRING, "", 0, 0, template_id, check_token,    \
+	  NULL, D_ZNS, "Id of the approved ZNS template.")                  \
+	Y("template_data", CFG_STRING, "", 0, 0, template_data,             \
+	  check_template_data, NULL, D_ZNS,                                 \
+	  "ZNS parameters: param={placeholder}, param2=text {time}, ...")   \
+	Y("api_key_file", CFG_STRING, "", 0, 0, api_key_file,               \
+	  check_secret_ref, NULL, D_ESMS,                                   \
+	  "eSMS ApiKey: a file or credential:NAME.")                        \
+	Y("secret_key_file", CFG_STRING, "", 0, 0, secret_key_file,         \
+	  check_secret_ref, NULL, D_ESMS,                                   \
+	  "eSMS SecretKey: a file or credential:NAME.")                     \
+	Y("brandname", CFG_STRING, "", 0, 0, brandname, check_brandname,    \
+	  NULL, D_ESMS,                                                     \
+	  "Registered sender name: up to 11 letters, digits, ' ', '.', '-'.")\
+	Y("sms_type", CFG_STRING, "2", 0, 0, sms_type, check_sms_type,      \
+	  NULL, D_ESMS, "eSMS SmsType: 2 is customer care by brandname.")   \
+	Y("unicode", CFG_BOOL, "no", 0, 0, unicode, NULL, NULL, D_SMS,      \
+	  "Keep diacritics: UCS-2, 70 characters per SMS instead of 160.")  \
+	Y("account_sid", CFG_STRING, "", 0, 0, account_sid, check_token,    \
+	  NULL, D_TWILIO, "Twilio account SID (AC...).")                    \
+	Y("auth_token_file", CFG_STRING, "", 0, 0, auth_token_file,         \
+	  check_secret_ref, NULL, D_TWILIO,                                 \
+	  "Twilio auth token: a file or credential:NAME.")                  \
+	Y("from", CFG_STRING, "", 0, 0, from, check_e164, NULL, D_TWILIO,   \
+	  "Twilio sender number in E.164 form, e.g. +15005550006.")         \
+	Y("messaging_type", CFG_STRING, "MESSAGE_TAG", 0, 0,                \
+	  messaging_type, check_messaging_type, NULL, D_MESSENGER,          \
+	  "Messenger messaging_type: MESSAGE_TAG, RESPONSE or UPDATE.")     \
+	Y("tag", CFG_STRING, "CONFIRMED_EVENT_UPDATE", 0, 0, tag,           \
+	  check_tag, NULL, D_MESSENGER,                                     \
+	  "Messenger message tag, needed with MESSAGE_TAG.")                \
+	Y("callback_url", CFG_STRING, "", 0, 0, callback_url, check_url,    \
+	  NULL, D_SMS, "Where the provider posts delivery reports; empty = "\
+	  "none.")                                                          \
+	Y("rate", CFG_DECIMAL, "10", 0, 100000, rate, NULL, NULL, D_ALL,    \
+	  "Most messages per second; 0 = no limit (0..100000).")            \
+	Y("segment_rate", CFG_DECIMAL, "0", 0, 100000, segment_rate, NULL,  \
+	  NULL, D_SMS, "Most SMS parts per second; 0 = no limit (0..100000).")\
+	Y("max_in_flight", CFG_UINT, "8", 1, 1024, max_in_flight, NULL,     \
+	  NULL, D_ALL,                                                      \
+	  "Most requests awaiting the provider at once (1..1024).")         \
+	Y("timeout", CFG_DURATION, "15s", 1000, 5 * 60 * 1000, timeout_ms,  \
+	  NULL, NULL, D_ALL,                                                \
+	  "A request not answered within this long has failed (1s..5m).")   \
+	Y("connect_timeout", CFG_DURATION, "5s", 1000, 60 * 1000,           \
+	  connect_timeout_ms, NULL, NULL, D_ALL,                            \
+	  "Longest time to connect to the provider (1s..1m).")              \
+	Y("max_attempts", CFG_UINT, "0", 0, 100, max_attempts, NULL, NULL,  \
+	  D_ALL, "Tries of a message here; 0 = [broadcast] max_attempts.")  \
+	Y("breaker_failures", CFG_UINT, "5", 1, 1000, breaker_failures,     \
+	  NULL, NULL, D_ALL,                                                \
+	  "Failures in a row that pause the channel (1..1000).")            \
+	Y("breaker_cooldown", CFG_DURATION, "30s", 1000, 3600 * 1000,       \
+	  breaker_cooldown_ms, NULL, NULL, D_ALL,                           \
+	  "How long a paused channel rests before a trial message (1s..1h).")
+
+#define KEY_INFO(s, k, t, d, lo, hi, rel, f, chk, set, text)                \
 	{ .section = s, .key = k, .type = t, .def = d, .min = lo, .max = hi,  \
 	  .reloadable = rel, .doc = text },
-static const struct config_key_info keys[] = { CONFIG_KEYS(KEY_INFO) };
-
-/* What the public table does not show: where the value goes, and an extra
- * check (which may also normalise a text value). */
-struct key_impl {
-	size_t offset;
-	int (*check)(const char *v, struct buf *norm, char *why,
-		     size_t whysz);
+#define CH_KEY_INFO(k, t, d, lo, hi, f, chk, set, drv, text) \
+	KEY_INFO(CHANNEL_SECTION, k, t, d, lo, hi, true, f, chk, set, text)
+static const struct config_key_info keys[] = {
+	CONFIG_KEYS(KEY_INFO) CHANNEL_KEYS(CH_KEY_INFO)
 };
-#define KEY_IMPL(s, k, t, d, lo, hi, rel, f, chk, text) \
-	{ offsetof(struct config, f), chk },
-static const struct key_impl impls[] = { CONFIG_KEYS(KEY_IMPL) };
 
+/* What the public table does not show: where the value goes, and what
+ * else checks or stores it. */
+struct key_impl {
+	bool channel;    /* a field of struct config_channel, else config */
+	size_t offset;
+	check_fn *check; /* returns 1 when it wrote a normalised value */
+	set_fn *set;
+	unsigned drivers; /* channel keys: D_ALL or the drivers using it */
+};
+#define KEY_IMPL(s, k, t, d, lo, hi, rel, f, chk, set_, text) \
+	{ false, offsetof(struct config, f), chk, set_, D_ALL },
+#define CH_KEY_IMPL(k, t, d, lo, hi, f, chk, set_, drv, text) \
+	{ true, offsetof(struct config_channel, f), chk, set_, drv },
+static const struct key_impl impls[] = {
+	CONFIG_KEYS(KEY_IMPL) CHANNEL_KEYS(CH_KEY_IMPL)
+};
+
+/* Indices in keys[] by field: KC_state_dir, ..., KCH_driver, ... */
+#define KEY_ENUM(s, k, t, d, lo, hi, rel, f, chk, set, text) KC_##f,
+#define CH_KEY_ENUM(k, t, d, lo, hi, f, chk, set, drv, text) KCH_##f,
+enum { CONFIG_KEYS(KEY_ENUM) CHANNEL_KEYS(CH_KEY_ENUM) NKEYS_ENUM };
+
+#define COUNT_KEY(...) +1
+#define NCONFIGKEYS (0 CONFIG_KEYS(COUNT_KEY)) /* then channel keys */
 #define NKEYS ARRAY_SIZE(keys)
+_Static_assert(ARRAY_SIZE(impls) == NKEYS && NKEYS == NKEYS_ENUM,
+	       "one impl and one index per key");
 
-/* Each field's C type must fit its key's type: char * for text, else a
- * number of the size field_set() writes. */
-#define FIELD(f) (((struct config *)0)->f)
+/* Each field's C type must fit its key's type: char * for text, double for
+ * decimals, else a number of the size field_set() writes. A key with a set
+ * function stores its own fields; it must be reloadable, because
+ * config_diff_nonreloadable compares fields by the key's type. (NULL is
+ * ((void *)0) in C, so _Generic tells it from a function.) */
 #define TYPE_IS_TEXT(t) \
 	((t) == CFG_PATH || (t) == CFG_STRING || (t) == CFG_LISTEN)
 #define TYPE_NUM_SIZE(t)                                                 \
 	((t) == CFG_BOOL ? sizeof(bool)                                  \
 	 : (t) == CFG_SIZE || (t) == CFG_DURATION ? sizeof(uint64_t)     \
 	 : (t) == CFG_ENUM_LOGLEVEL ? sizeof(enum log_level)             \
+	 : (t) == CFG_DECIMAL ? sizeof(double)                           \
 	 : sizeof(uint32_t))
-#define KEY_ASSERT(s, k, t, d, lo, hi, rel, f, chk, text)                    \
-	_Static_assert(TYPE_IS_TEXT(t)                                       \
-		       ? _Generic(FIELD(f), char *: 1, default: 0)           \
-		       : _Generic(FIELD(f), char *: 0, default: 1) &&        \
-			 sizeof(FIELD(f)) == TYPE_NUM_SIZE(t),               \
-		       "[" s "] " k ": field type does not match key type");
+#define FIELD(T, f) (((T *)0)->f)
+#define HAS_SET(set) _Generic((set), void *: 0, default: 1)
+#define FIELD_FITS(T, t, f)                                              \
+	(TYPE_IS_TEXT(t) ? _Generic(FIELD(T, f), char *: 1, default: 0)  \
+	 : (t) == CFG_DECIMAL                                            \
+		 ? _Generic(FIELD(T, f), double: 1, default: 0)          \
+		 : _Generic(FIELD(T, f), char *: 0, double: 0,           \
+			    default: 1) &&                               \
+			   sizeof(FIELD(T, f)) == TYPE_NUM_SIZE(t))
+#define KEY_ASSERT(s, k, t, d, lo, hi, rel, f, chk, set, text)               \
+	_Static_assert(HAS_SET(set) || FIELD_FITS(struct config, t, f),      \
+		       "[" s "] " k ": field type does not match key type"); \
+	_Static_assert(!HAS_SET(set) || (rel),                               \
+		       "[" s "] " k ": a key with a set function must be "   \
+		       "reloadable");
+#define CH_KEY_ASSERT(k, t, d, lo, hi, f, chk, set, drv, text)              \
+	_Static_assert(HAS_SET(set) ||                                       \
+			       FIELD_FITS(struct config_channel, t, f),      \
+		       "[channel] " k ": field type does not match key type");
 CONFIG_KEYS(KEY_ASSERT)
+CHANNEL_KEYS(CH_KEY_ASSERT)
 
-enum { SECT_DAEMON, SECT_API, SECT_GROUPS, NSECT };
-enum { SECT_NONE = -1, SECT_SKIP = -2 };
+enum { SECT_DAEMON, SECT_API, SECT_BROADCAST, SECT_TEMPLATES, SECT_ROUTE,
+       SECT_GROUPS, NSECT };
+enum { SECT_NONE = -1, SECT_SKIP = -2, SECT_CHANNEL = -3 };
 static const char *const sections[NSECT] = {
-	[SECT_DAEMON] = "daemon", [SECT_API] = "api", [SECT_GROUPS] = "groups",
+	[SECT_DAEMON] = "daemon",       [SECT_API] = "api",
+	[SECT_BROADCAST] = "broadcast", [SECT_TEMPLATES] = "templates",
+	[SECT_ROUTE] = "route",         [SECT_GROUPS] = "groups",
 };
 
 /* Đông Hà commune's village groups: used when the file has no [groups]. */
@@ -153,6 +358,18 @@ static const struct {
 	{ "2B", "Nhóm dân cư 2B" },
 	{ "dong-tan", "Nhóm dân cư Đông Tân" },
 	{ "nam-ha", "Nhóm dân cư Nam Hà" },
+};
+
+/* Time zones by name. loaxa keeps a fixed UTC offset, not a tz database:
+ * Vietnam and its +07:00 neighbours keep no daylight saving time, so a
+ * name is only a friendlier way to write the offset. */
+static const struct {
+	const char *name;
+	int offset_min;
+} tz_names[] = {
+	{ "Asia/Ho_Chi_Minh", 420 }, { "Asia/Saigon", 420 },
+	{ "Asia/Bangkok", 420 },     { "Asia/Jakarta", 420 },
+	{ "UTC", 0 },                { "Etc/UTC", 0 },
 };
 
 size_t config_keys(const struct config_key_info **ret)
@@ -174,6 +391,7 @@ const char *config_type_name(enum config_type t)
 	case CFG_OCTAL: return "octal";
 	case CFG_ENUM_LOGLEVEL: return "enum";
 	case CFG_LISTEN: return "address";
+	case CFG_DECIMAL: return "number";
 	}
 	return "?";
 }
@@ -664,19 +882,636 @@ static int check_subsys_list(const char *v, struct buf *norm, char *why,
 			break;
 		p = comma + 1;
 	}
+	return 1; /* norm holds the list */
+}
+
+/* "10", "0.5", "2.125": whole part and at most 3 decimals, in thousandths. */
+static int parse_decimal(const char *v, uint64_t *ret, char *why,
+			 size_t whysz)
+{
+	const char *p = v;
+	uint64_t whole = 0, frac = 0;
+	int r = parse_digits(&p, &whole);
+	if (r == -EINVAL)
+		goto bad;
+	bool over = r == -ERANGE;
+	if (*p == '.') {
+		unsigned nd = 0;
+		p++;
+		if (*p < '0' || *p > '9')
+			goto bad;
+		for (; *p >= '0' && *p <= '9'; p++, nd++) {
+			if (nd < 3)
+				frac = frac * 10 + (uint64_t)(*p - '0');
+			else if (*p != '0')
+				return reason(-EINVAL, why, whysz,
+					      "too many decimals (at most 3)");
+		}
+		for (; nd < 3; nd++)
+			frac *= 10;
+	}
+	if (*p == ',')
+		return reason(-EINVAL, why, whysz,
+			      "not a number (write decimals with '.', e.g. "
+			      "0.5)");
+	if (*p)
+		goto bad;
+	if (over || whole > (UINT64_MAX - frac) / 1000)
+		return -ERANGE;
+	*ret = whole * 1000 + frac;
+	return 0;
+bad:
+	return reason(-EINVAL, why, whysz, "not a number (e.g. 10 or 0.5)");
+}
+
+static bool is_digit(char ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+
+static bool is_alnum(char ch)
+{
+	return is_digit(ch) || (ch >= 'a' && ch <= 'z') ||
+	       (ch >= 'A' && ch <= 'Z');
+}
+
+/* [A-Za-z0-9_-]{1,32}: group codes and channel names. */
+static bool name_valid(const char *s, size_t n)
+{
+	if (n < 1 || n > CFG_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!is_alnum(s[i]) && s[i] != '-' && s[i] != '_')
+			return false;
+	return true;
+}
+
+static void skip_spaces(const char **p)
+{
+	while (**p == ' ' || **p == '\t')
+		(*p)++;
+}
+
+/* "H:MM" or "HH:MM" at *p, as minutes after midnight. */
+static bool parse_hhmm(const char **p, int *ret)
+{
+	const char *s = *p;
+	int h = 0;
+	if (!is_digit(s[0]))
+		return false;
+	h = s[0] - '0';
+	s++;
+	if (is_digit(s[0])) {
+		h = h * 10 + (s[0] - '0');
+		s++;
+	}
+	if (s[0] != ':' || !is_digit(s[1]) || !is_digit(s[2]) ||
+	    is_digit(s[3]))
+		return false;
+	int m = (s[1] - '0') * 10 + (s[2] - '0');
+	if (h > 23 || m > 59)
+		return false;
+	*ret = h * 60 + m;
+	*p = s + 3;
+	return true;
+}
+
+/* "" (none) or "HH:MM-HH:MM", start != end; may span midnight. */
+static int quiet_parse(const char *v, int *ret_start, int *ret_end,
+		       char *why, size_t whysz)
+{
+	const char *p = v;
+	int s, e;
+	if (!*v) {
+		*ret_start = *ret_end = -1;
+		return 0;
+	}
+	if (!parse_hhmm(&p, &s))
+		goto bad;
+	skip_spaces(&p);
+	if (*p++ != '-')
+		goto bad;
+	skip_spaces(&p);
+	if (!parse_hhmm(&p, &e) || *p)
+		goto bad;
+	if (s == e)
+		return reason(-EINVAL, why, whysz,
+			      "start and end are the same (leave the value "
+			      "empty for no quiet hours)");
+	*ret_start = s;
+	*ret_end = e;
+	return 0;
+bad:
+	return reason(-EINVAL, why, whysz,
+		      "not a time range (use HH:MM-HH:MM in 24-hour time, "
+		      "e.g. 21:00-06:00, or nothing for none)");
+}
+
+static int check_quiet_hours(const char *v, struct buf *norm, char *why,
+			     size_t whysz)
+{
+	int s, e;
+	int r = quiet_parse(v, &s, &e, why, whysz);
+	if (r < 0 || !norm || s < 0)
+		return r;
+	if (buf_printf(norm, "%02d:%02d-%02d:%02d", s / 60, s % 60, e / 60,
+		       e % 60) < 0)
+		return -ENOMEM;
+	return 1;
+}
+
+static int set_quiet_hours(void *obj, const char *v)
+{
+	struct config *c = obj;
+	int s = -1, e = -1;
+	(void)quiet_parse(v, &s, &e, NULL, 0); /* checked already */
+	c->quiet_start_min = s;
+	c->quiet_end_min = e;
 	return 0;
 }
 
-/* Parse v for key k. Numbers (bool 0/1, the log level, bytes, ms, mode)
- * go to *ret_num; text types get an allocated (maybe normalised) copy in
- * *ret_text when asked. */
+/* A time zone name of tz_names (case ignored: *ret_name is the usual
+ * spelling), or a fixed offset "+07:00", "-03:30" (-12:00..+14:00). */
+static int tz_parse(const char *v, int *ret_off, const char **ret_name,
+		    char *why, size_t whysz)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(tz_names); i++)
+		if (strcasecmp(v, tz_names[i].name) == 0) {
+			*ret_off = tz_names[i].offset_min;
+			*ret_name = tz_names[i].name;
+			return 0;
+		}
+	if ((v[0] == '+' || v[0] == '-') && is_digit(v[1]) && is_digit(v[2]) &&
+	    v[3] == ':' && is_digit(v[4]) && is_digit(v[5]) && !v[6]) {
+		int h = (v[1] - '0') * 10 + (v[2] - '0');
+		int m = (v[4] - '0') * 10 + (v[5] - '0');
+		int off = h * 60 + m;
+		if (m > 59 || (v[0] == '+' && off > 14 * 60) ||
+		    (v[0] == '-' && off > 12 * 60))
+			return reason(-ERANGE, why, whysz,
+				      "offset out of range (-12:00..+14:00)");
+		*ret_off = v[0] == '-' ? -off : off;
+		*ret_name = NULL;
+		return 0;
+	}
+	return reason(-EINVAL, why, whysz,
+		      "unknown time zone (use Asia/Ho_Chi_Minh, Asia/Saigon, "
+		      "Asia/Bangkok, Asia/Jakarta, UTC, Etc/UTC or a fixed "
+		      "offset such as +07:00: loaxa keeps a fixed offset, "
+		      "which suits Vietnam, where clocks never change)");
+}
+
+static int check_timezone(const char *v, struct buf *norm, char *why,
+			  size_t whysz)
+{
+	const char *name = NULL;
+	int off;
+	int r = tz_parse(v, &off, &name, why, whysz);
+	if (r < 0)
+		return r;
+	if (!norm || !name)
+		return 0;
+	return buf_append(norm, name, strlen(name)) < 0 ? -ENOMEM : 1;
+}
+
+static int check_template(const char *v, struct buf *norm, char *why,
+			  size_t whysz)
+{
+	(void)norm;
+	if (!*v)
+		return reason(-EINVAL, why, whysz, "must not be empty");
+	return template_check(v, why, whysz) < 0 ? -EINVAL : 0;
+}
+
+/* Split a comma-separated list: calls fn for each item, trimmed, with its
+ * 1-based position. Stops at the first error fn returns. */
+static int list_walk(const char *v,
+		     int (*fn)(const char *s, size_t n, size_t pos, void *u),
+		     void *u)
+{
+	const char *p = v;
+	for (size_t pos = 1;; pos++) {
+		const char *comma = strchr(p, ',');
+		const char *s = p, *e = comma ? comma : p + strlen(p);
+		while (s < e && is_space(*s))
+			s++;
+		while (e > s && is_space(e[-1]))
+			e--;
+		int r = fn(s, (size_t)(e - s), pos, u);
+		if (r < 0)
+			return r;
+		if (!comma)
+			return 0;
+		p = comma + 1;
+	}
+}
+
+struct chain_walk {
+	struct buf *norm;
+	char *why;
+	size_t whysz;
+	char names[CFG_CHANNELS_MAX][CFG_NAME_MAX + 1];
+	size_t n;
+};
+
+static int chain_item(const char *s, size_t n, size_t pos, void *u)
+{
+	struct chain_walk *w = u;
+	char e[CFG_ESC_MAX], tmp[CFG_ESC_MAX];
+	(void)pos;
+	if (n == 0)
+		return reason(-EINVAL, w->why, w->whysz,
+			      "empty name in the list");
+	if (!name_valid(s, n)) {
+		snprintf(tmp, sizeof tmp, "%.*s", (int)(n < 200 ? n : 200), s);
+		return reason(-EINVAL, w->why, w->whysz,
+			      "'%s' is not a channel name (1 to 32 letters, "
+			      "digits, '-' or '_')",
+			      escape(tmp, e, sizeof e));
+	}
+	for (size_t i = 0; i < w->n; i++)
+		if (strlen(w->names[i]) == n && memcmp(w->names[i], s, n) == 0)
+			return reason(-EINVAL, w->why, w->whysz,
+				      "'%s' is named twice", w->names[i]);
+	if (w->n >= CFG_CHANNELS_MAX)
+		return reason(-EINVAL, w->why, w->whysz,
+			      "too many channels (max %d)", CFG_CHANNELS_MAX);
+	memcpy(w->names[w->n], s, n);
+	w->names[w->n++][n] = '\0';
+	if (w->norm && buf_printf(w->norm, "%s%.*s", w->norm->len ? "," : "",
+				  (int)n, s) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* [route] chain: "zalo_oa, zns, sms" -> "zalo_oa,zns,sms"; "" = none.
+ * Whether each names a [channel.NAME] is checked once the file is read. */
+static int check_chain(const char *v, struct buf *norm, char *why,
+		       size_t whysz)
+{
+	struct chain_walk w = { .norm = norm, .why = why, .whysz = whysz };
+	if (!*v)
+		return 0;
+	int r = list_walk(v, chain_item, &w);
+	return r < 0 ? r : norm ? 1 : 0;
+}
+
+static int set_chain_item(const char *s, size_t n, size_t pos, void *u)
+{
+	struct config *c = u;
+	(void)pos;
+	char *name = util_strndup(s, n);
+	if (!name)
+		return -ENOMEM;
+	c->route[c->nroute++] = name;
+	return 0;
+}
+
+static void route_clear(struct config *c)
+{
+	for (size_t i = 0; i < c->nroute; i++)
+		free(c->route[i]);
+	free(c->route);
+	c->route = NULL;
+	c->nroute = 0;
+}
+
+static int set_chain(void *obj, const char *v)
+{
+	struct config *c = obj;
+	size_t n = 1;
+	route_clear(c);
+	if (!*v)
+		return 0;
+	for (const char *p = v; *p; p++)
+		n += *p == ',';
+	c->route = calloc(n, sizeof *c->route);
+	if (!c->route)
+		return -ENOMEM;
+	return list_walk(v, set_chain_item, c); /* checked already */
+}
+
+static int check_driver(const char *v, struct buf *norm, char *why,
+			size_t whysz)
+{
+	enum channel_driver d;
+	if (!*v)
+		return 0; /* not set: a cross-field check asks for it */
+	if (channel_driver_parse(v, &d) < 0) {
+		char known[128] = "";
+		size_t o = 0;
+		for (int i = 0; i < CHD_MAX && o < sizeof known; i++)
+			o += (size_t)snprintf(
+				known + o, sizeof known - o, "%s%s",
+				i == 0 ? "" : i == CHD_MAX - 1 ? " or " : ", ",
+				channel_driver_name((enum channel_driver)i));
+		return reason(-EINVAL, why, whysz, "unknown driver (use %s)",
+			      known);
+	}
+	if (!norm)
+		return 0;
+	const char *name = channel_driver_name(d);
+	return buf_append(norm, name, strlen(name)) < 0 ? -ENOMEM : 1;
+}
+
+static int set_driver(void *obj, const char *v)
+{
+	struct config_channel *ch = obj;
+	enum channel_driver d;
+	ch->driver = *v && channel_driver_parse(v, &d) == 0 ? (int)d : -1;
+	return 0;
+}
+
+/* "" (not set) or an http:// or https:// URL with a host. Whether plain
+ * http is allowed is a cross-field check (allow_http). */
+static int check_url(const char *v, struct buf *norm, char *why,
+		     size_t whysz)
+{
+	const char *host;
+	(void)norm;
+	if (!*v)
+		return 0;
+	if (strncasecmp(v, "https://", 8) == 0)
+		host = v + 8;
+	else if (strncasecmp(v, "http://", 7) == 0)
+		host = v + 7;
+	else
+		return reason(-EINVAL, why, whysz,
+			      "not a web address (it must start with "
+			      "https://)");
+	if (!*host || *host == '/' || *host == '?' || *host == '#' ||
+	    *host == ':')
+		return reason(-EINVAL, why, whysz, "missing host after //");
+	if (strpbrk(v, " \t"))
+		return reason(-EINVAL, why, whysz,
+			      "contains a space (write it as %%20)");
+	if (strlen(v) > CFG_URL_MAX)
+		return reason(-EINVAL, why, whysz,
+			      "too long (max %d bytes)", CFG_URL_MAX);
+	return 0;
+}
+
+/* "credential:NAME": a file of $CREDENTIALS_DIRECTORY; NAME is what
+ * systemd allows in LoadCredential= (no '/', not "." or ".."). */
+static bool credential_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+	return n > 0 && n <= 255 && !strchr(s, '/') && strcmp(s, ".") != 0 &&
+	       strcmp(s, "..") != 0;
+}
+
+#define CREDENTIAL_PREFIX "credential:"
+
+/* "" (not set), an absolute path, or credential:NAME. */
+static int check_secret_ref(const char *v, struct buf *norm, char *why,
+			    size_t whysz)
+{
+	(void)norm;
+	if (!*v)
+		return 0;
+	if (strncmp(v, CREDENTIAL_PREFIX, strlen(CREDENTIAL_PREFIX)) == 0) {
+		if (!credential_name_valid(v + strlen(CREDENTIAL_PREFIX)))
+			return reason(-EINVAL, why, whysz,
+				      "not a credential name (credential:"
+				      "NAME, NAME without '/')");
+		return 0;
+	}
+	if (v[0] != '/')
+		return reason(-EINVAL, why, whysz,
+			      "not a secret file (use an absolute path or "
+			      "credential:NAME; the secret itself never goes "
+			      "in loaxa.ini)");
+	if (strlen(v) > CFG_PATH_MAX)
+		return reason(-EINVAL, why, whysz,
+			      "path too long (%zu bytes, max %d)", strlen(v),
+			      CFG_PATH_MAX);
+	return 0;
+}
+
+/* An identifier given by a provider: printable ASCII, no spaces. */
+static int check_token(const char *v, struct buf *norm, char *why,
+		       size_t whysz)
+{
+	(void)norm;
+	size_t n = strlen(v);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] >= 0x7f)
+			return reason(-EINVAL, why, whysz,
+				      "must be printable ASCII without "
+				      "spaces");
+	if (n > CFG_TOKEN_MAX)
+		return reason(-EINVAL, why, whysz, "too long (max %d bytes)",
+			      CFG_TOKEN_MAX);
+	return 0;
+}
+
+/* Length of the parameter name at s, [A-Za-z0-9_]*. */
+static size_t param_len(const char *s)
+{
+	size_t n = 0;
+	while (is_alnum(s[n]) || s[n] == '_')
+		n++;
+	return n;
+}
+
+/* Does an item "param = ..." start right after the ',' at s? Any other
+ * ',' belongs to the value it is in. */
+static bool tdata_boundary(const char *s)
+{
+	s++;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = param_len(s);
+	if (n == 0)
+		return false;
+	s += n;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return *s == '=';
+}
+
+/* ZNS template_data: "param={placeholder}, param2=text, {x}" ->
+ * "param={placeholder},param2=text, {x}". An item ends where
+ * ", name =" starts the next one, so a value may hold other commas;
+ * the stored form has no blanks around '=' and the separating ','. */
+static int check_template_data(const char *v, struct buf *norm, char *why,
+			       size_t whysz)
+{
+	char keys_seen[64][CFG_PARAM_MAX + 1], val[CFG_LINE_MAX + 1];
+	char err[256];
+	size_t nkeys = 0;
+	const char *p = v;
+	if (!*v)
+		return 0;
+	for (size_t item = 1;; item++) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		const char *k = p;
+		size_t kn = param_len(k);
+		p += kn;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p != '=')
+			return reason(-EINVAL, why, whysz,
+				      "item %zu is not param=value (write "
+				      "param={placeholder}, ...)",
+				      item);
+		if (kn == 0)
+			return reason(-EINVAL, why, whysz,
+				      "item %zu has no parameter name before "
+				      "'='",
+				      item);
+		if (kn > CFG_PARAM_MAX)
+			return reason(-EINVAL, why, whysz,
+				      "item %zu: a parameter name is at most "
+				      "%d letters, digits or '_'",
+				      item, CFG_PARAM_MAX);
+		char key[CFG_PARAM_MAX + 1];
+		memcpy(key, k, kn);
+		key[kn] = '\0';
+
+		const char *vs = p + 1, *ve = vs;
+		while (*ve && !(*ve == ',' && tdata_boundary(ve)))
+			ve++;
+		const char *next = *ve ? ve + 1 : NULL;
+		while (vs < ve && is_space(*vs))
+			vs++;
+		while (ve > vs && is_space(ve[-1]))
+			ve--;
+		size_t vn = (size_t)(ve - vs);
+
+		for (size_t i = 0; i < nkeys; i++)
+			if (strcmp(keys_seen[i], key) == 0)
+				return reason(-EINVAL, why, whysz,
+					      "parameter %s is given twice",
+					      key);
+		if (nkeys >= ARRAY_SIZE(keys_seen))
+			return reason(-EINVAL, why, whysz,
+				      "too many parameters (max %zu)",
+				      ARRAY_SIZE(keys_seen));
+		memcpy(keys_seen[nkeys++], key, kn + 1);
+		if (vn == 0)
+			return reason(-EINVAL, why, whysz,
+				      "parameter %s has no value", key);
+		/* A line is at most CFG_LINE_MAX bytes, so is a value in it;
+		 * a longer one only comes through config_value_parse. */
+		if (vn > CFG_LINE_MAX)
+			return reason(-EINVAL, why, whysz,
+				      "parameter %s: value too long", key);
+		memcpy(val, vs, vn);
+		val[vn] = '\0';
+		if (template_check(val, err, sizeof err) < 0)
+			return reason(-EINVAL, why, whysz, "parameter %s: %s",
+				      key, err);
+		if (norm && buf_printf(norm, "%s%s=%s", norm->len ? "," : "",
+				       key, val) < 0)
+			return -ENOMEM;
+		if (!next)
+			break;
+		p = next;
+	}
+	return norm ? 1 : 0;
+}
+
+/* The sender name of a brandname SMS: carriers take up to 11 characters,
+ * letters, digits and a few marks. */
+static int check_brandname(const char *v, struct buf *norm, char *why,
+			   size_t whysz)
+{
+	(void)norm;
+	size_t n = strlen(v);
+	bool ok = n <= 11;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = is_alnum(v[i]) || v[i] == ' ' || v[i] == '.' ||
+		     v[i] == '-';
+	if (!ok)
+		return reason(-EINVAL, why, whysz,
+			      "not a brandname (up to 11 letters without "
+			      "diacritics, digits, spaces, '.' or '-')");
+	return 0;
+}
+
+static int check_sms_type(const char *v, struct buf *norm, char *why,
+			  size_t whysz)
+{
+	(void)norm;
+	size_t n = strlen(v);
+	bool ok = n >= 1 && n <= 2;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = is_digit(v[i]);
+	if (!ok)
+		return reason(-EINVAL, why, whysz,
+			      "not an SMS type (a number, e.g. 2)");
+	return 0;
+}
+
+/* "" or +CC...: a leading '+', then 8 to 15 digits, the first not 0. */
+static int check_e164(const char *v, struct buf *norm, char *why,
+		      size_t whysz)
+{
+	(void)norm;
+	size_t n = strlen(v);
+	bool ok = n == 0 || (n >= 9 && n <= 16 && v[0] == '+' &&
+			     v[1] >= '1' && v[1] <= '9');
+	for (size_t i = 1; ok && i < n; i++)
+		ok = is_digit(v[i]);
+	if (!ok)
+		return reason(-EINVAL, why, whysz,
+			      "not an E.164 number (write '+', the country "
+			      "code and the number, e.g. +15005550006)");
+	return 0;
+}
+
+/* Upper-case v into norm. */
+static int norm_upper(const char *v, struct buf *norm)
+{
+	if (!norm)
+		return 0;
+	for (const char *p = v; *p; p++) {
+		char ch = *p >= 'a' && *p <= 'z' ? (char)(*p - 'a' + 'A') : *p;
+		if (buf_append(norm, &ch, 1) < 0)
+			return -ENOMEM;
+	}
+	return 1;
+}
+
+static int check_messaging_type(const char *v, struct buf *norm, char *why,
+				size_t whysz)
+{
+	static const char *const types[] = { "MESSAGE_TAG", "RESPONSE",
+					     "UPDATE" };
+	for (size_t i = 0; i < ARRAY_SIZE(types); i++)
+		if (strcasecmp(v, types[i]) == 0)
+			return norm_upper(v, norm);
+	return reason(-EINVAL, why, whysz,
+		      "not a messaging type (use MESSAGE_TAG, RESPONSE or "
+		      "UPDATE)");
+}
+
+static int check_tag(const char *v, struct buf *norm, char *why,
+		     size_t whysz)
+{
+	size_t n = strlen(v);
+	bool ok = n <= 64;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = is_alnum(v[i]) || v[i] == '_';
+	if (!ok)
+		return reason(-EINVAL, why, whysz,
+			      "not a message tag (letters, digits and '_', "
+			      "e.g. CONFIRMED_EVENT_UPDATE)");
+	return norm_upper(v, norm);
+}
+
+/* Parse v for key k. Numbers (bool 0/1, the log level, bytes, ms, mode,
+ * thousandths) go to *ret_num; text types get an allocated (maybe
+ * normalised) copy in *ret_text when asked. */
 static int value_parse(const struct config_key_info *k,
 		       const struct key_impl *impl, const char *v,
 		       uint64_t *ret_num, char **ret_text, char *why,
 		       size_t whysz)
 {
 	size_t len = strlen(v);
-	uint64_t num = 0;
+	uint64_t num = 0, lo = k->min, hi = k->max;
 	bool ranged = false;
 	int r = check_text(v, len, why, whysz);
 	if (r < 0)
@@ -712,17 +1547,23 @@ static int value_parse(const struct config_key_info *k,
 		r = parse_octal(v, &num, why, whysz);
 		ranged = true;
 		break;
+	case CFG_DECIMAL:
+		r = parse_decimal(v, &num, why, whysz);
+		ranged = true;
+		lo = lo > UINT64_MAX / 1000 ? UINT64_MAX : lo * 1000;
+		hi = hi > UINT64_MAX / 1000 ? UINT64_MAX : hi * 1000;
+		break;
 	default:
 		return reason(-EINVAL, why, whysz, "unknown key type");
 	}
-	if (r == 0 && ranged && (num < k->min || num > k->max))
+	if (r == 0 && ranged && (num < lo || num > hi))
 		r = -ERANGE;
 	if (r == -ERANGE) {
-		char lo[32], hi[32];
-		fmt_value(k->type, k->min, lo, sizeof lo);
-		fmt_value(k->type, k->max, hi, sizeof hi);
-		return reason(-ERANGE, why, whysz, "out of range (%s..%s)", lo,
-			      hi);
+		char slo[32], shi[32];
+		fmt_value(k->type, k->min, slo, sizeof slo);
+		fmt_value(k->type, k->max, shi, sizeof shi);
+		return reason(-ERANGE, why, whysz, "out of range (%s..%s)",
+			      slo, shi);
 	}
 	if (r < 0)
 		return r;
@@ -730,17 +1571,21 @@ static int value_parse(const struct config_key_info *k,
 	struct buf norm;
 	buf_init(&norm, 4096);
 	bool want_text = ret_text && TYPE_IS_TEXT(k->type);
+	bool normalised = false;
 	if (impl && impl->check) {
 		r = impl->check(v, want_text ? &norm : NULL, why, whysz);
 		if (r < 0) {
 			buf_free(&norm);
 			return r;
 		}
+		normalised = r > 0;
 	}
 	if (want_text) {
-		char *t = impl && impl->check ? buf_steal(&norm) : strdup(v);
-		if (!t)
+		char *t = normalised ? buf_steal(&norm) : strdup(v);
+		if (!t) {
+			buf_free(&norm);
 			return -ENOMEM;
+		}
 		*ret_text = t;
 	}
 	buf_free(&norm);
@@ -763,20 +1608,27 @@ int config_value_parse(const struct config_key_info *k, const char *value,
 
 /* ---- struct config ---- */
 
-static void *field_ptr(struct config *c, size_t i)
+/* Key i's field in obj: a struct config_channel for channel keys, else a
+ * struct config. */
+static void *field_ptr(void *obj, size_t i)
 {
-	return (char *)c + impls[i].offset;
+	return (char *)obj + impls[i].offset;
 }
 
-static const void *field_cptr(const struct config *c, size_t i)
+static const void *field_cptr(const void *obj, size_t i)
 {
-	return (const char *)c + impls[i].offset;
+	return (const char *)obj + impls[i].offset;
 }
 
 /* Store a parsed value; takes ownership of text. */
-static void field_set(struct config *c, size_t i, uint64_t num, char *text)
+static int field_set(void *obj, size_t i, uint64_t num, char *text)
 {
-	void *p = field_ptr(c, i);
+	void *p = field_ptr(obj, i);
+	if (impls[i].set) {
+		int r = impls[i].set(obj, text ? text : "");
+		free(text);
+		return r;
+	}
 	switch (keys[i].type) {
 	case CFG_STRING:
 	case CFG_PATH:
@@ -798,13 +1650,19 @@ static void field_set(struct config *c, size_t i, uint64_t num, char *text)
 	case CFG_ENUM_LOGLEVEL:
 		*(enum log_level *)p = (enum log_level)num;
 		break;
+	case CFG_DECIMAL:
+		*(double *)p = (double)num / 1000.0;
+		break;
 	}
+	return 0;
 }
 
-static bool field_equal(const struct config *a, const struct config *b,
-			size_t i)
+/* Only for keys without a set function (see KEY_ASSERT). */
+static bool field_equal(const void *a, const void *b, size_t i)
 {
 	const void *pa = field_cptr(a, i), *pb = field_cptr(b, i);
+	if (fails_assert(!impls[i].set))
+		return true;
 	switch (keys[i].type) {
 	case CFG_STRING:
 	case CFG_PATH:
@@ -823,17 +1681,33 @@ static bool field_equal(const struct config *a, const struct config *b,
 	case CFG_ENUM_LOGLEVEL:
 		return *(const enum log_level *)pa ==
 		       *(const enum log_level *)pb;
+	case CFG_DECIMAL:
+		return *(const double *)pa == *(const double *)pb;
 	}
 	return true;
+}
+
+/* The text fields of obj (a config or a channel): those of its keys
+ * stored by type. */
+static void fields_free(void *obj, bool channel)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (impls[i].channel == channel && !impls[i].set &&
+		    TYPE_IS_TEXT(keys[i].type))
+			free(*(char **)field_ptr(obj, i));
 }
 
 struct config *config_free(struct config *c)
 {
 	if (!c)
 		return NULL;
-	for (size_t i = 0; i < NKEYS; i++)
-		if (TYPE_IS_TEXT(keys[i].type))
-			free(*(char **)field_ptr(c, i));
+	fields_free(c, false);
+	route_clear(c);
+	for (size_t i = 0; i < c->nchannels; i++) {
+		fields_free(&c->channels[i], true);
+		free(c->channels[i].name);
+	}
+	free(c->channels);
 	for (size_t i = 0; i < c->ngroups; i++) {
 		free(c->groups[i].code);
 		free(c->groups[i].name);
@@ -878,26 +1752,67 @@ static int groups_add_defaults(struct config *c)
 	return 0;
 }
 
-/* Every key at its default, parsed from the table's text. */
+/* Set obj's keys (config or channel ones) to their defaults, parsed from
+ * the table's text. */
+static int fields_default(void *obj, bool channel)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		char why[CFG_REASON_MAX];
+		uint64_t num = 0;
+		char *text = NULL;
+		int r;
+		if (impls[i].channel != channel)
+			continue;
+		r = value_parse(&keys[i], &impls[i], keys[i].def, &num, &text,
+				why, sizeof why);
+		if (r < 0) {
+			(void)fails_assert(r == -ENOMEM);
+			return -ENOMEM;
+		}
+		r = field_set(obj, i, num, text);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Append a channel named name (valid), every key at its default. */
+static int channels_append(struct config *c, const char *name, int line)
+{
+	struct config_channel *ch = realloc(c->channels,
+					    (c->nchannels + 1) * sizeof *ch);
+	if (!ch)
+		return -ENOMEM;
+	c->channels = ch;
+	ch = &c->channels[c->nchannels];
+	*ch = (struct config_channel){ .line = line, .driver = -1 };
+	ch->name = strdup(name);
+	c->nchannels++; /* so that config_free frees what follows */
+	if (!ch->name)
+		return -ENOMEM;
+	return fields_default(ch, true);
+}
+
+/* Fields derived from others once all are set. */
+static void config_derive(struct config *c)
+{
+	const char *name;
+	int off = 0;
+	if (c->timezone && tz_parse(c->timezone, &off, &name, NULL, 0) == 0)
+		c->utc_offset_min = off;
+}
+
+/* Every key at its default. */
 static struct config *config_alloc(bool with_groups)
 {
 	struct config *c = calloc(1, sizeof *c);
 	if (!c)
 		return NULL;
-	for (size_t i = 0; i < NKEYS; i++) {
-		char why[CFG_REASON_MAX];
-		uint64_t num = 0;
-		char *text = NULL;
-		int r = value_parse(&keys[i], &impls[i], keys[i].def, &num,
-				    &text, why, sizeof why);
-		if (r < 0) {
-			(void)fails_assert(r == -ENOMEM);
-			return config_free(c);
-		}
-		field_set(c, i, num, text);
-	}
+	if (fields_default(c, false) < 0)
+		return config_free(c);
 	if (with_groups && groups_add_defaults(c) < 0)
 		return config_free(c);
+	config_derive(c);
 	return c;
 }
 
@@ -922,6 +1837,16 @@ char *config_database_path(const struct config *c)
 	return p;
 }
 
+const struct config_channel *config_channel_find(const struct config *c,
+						 const char *name)
+{
+	if (!c || !name)
+		return NULL;
+	for (size_t i = 0; i < c->nchannels; i++)
+		if (streq(c->channels[i].name, name))
+			return &c->channels[i];
+	return NULL;
+}
 /* ---- diagnostics ---- */
 
 void config_diag_free(struct config_diag *d)
@@ -971,7 +1896,8 @@ size_t config_diff_nonreloadable(const struct config *old,
 		return 0;
 	for (size_t i = 0; i < NKEYS; i++) {
 		char msg[128];
-		if (keys[i].reloadable || field_equal(old, new_, i))
+		if (keys[i].reloadable || impls[i].channel ||
+		    field_equal(old, new_, i))
 			continue;
 		n++;
 		snprintf(msg, sizeof msg,
@@ -982,17 +1908,28 @@ size_t config_diff_nonreloadable(const struct config *old,
 	return n;
 }
 
+
 /* ---- the parser ---- */
+
+/* Where each key of one channel was set, or 0, and which were bad. */
+struct chan_parse {
+	int key_line[NKEYS];
+	bool key_bad[NKEYS];
+};
 
 struct parser {
 	const char *name;
 	const char *p, *end;  /* input not yet handed to inih */
 	int line;             /* line last handed to inih */
-	int sect;             /* index in sections[], SECT_NONE, SECT_SKIP */
+	int sect;             /* index in sections[], SECT_NONE, SECT_SKIP,
+				 SECT_CHANNEL */
+	size_t chan;          /* with SECT_CHANNEL: index in c->channels */
 	int sect_line[NSECT]; /* where each section was first seen, or 0 */
 	int key_line[NKEYS];  /* where each key was set, or 0 */
 	bool key_bad[NKEYS];  /* set to a bad value */
+	struct chan_parse chans[CFG_CHANNELS_MAX];
 	bool too_many_groups;
+	bool too_many_channels;
 	bool oom;
 	size_t nerrors;
 	struct config *c;
@@ -1024,6 +1961,14 @@ static bool has_hash_comment(const char *v)
 	return false;
 }
 
+/* Templates are long and their reasons point into them ("at character
+ * 12"): their messages leave the value out. */
+static bool value_shown(size_t i)
+{
+	return impls[i].check != check_template &&
+	       impls[i].check != check_template_data;
+}
+
 static void perr_value(struct parser *ps, int line, const char *sect,
 		       const char *key, const char *value, const char *why)
 {
@@ -1053,22 +1998,24 @@ static const char *key_home(const char *sect, const char *key)
 	return NULL;
 }
 
-static void perr_unknown_key(struct parser *ps, const char *sect,
-			     const char *name)
+/* tsect is the section in the table ("channel.NAME"), dsect the one shown
+ * ("channel.zns"). */
+static void perr_unknown_key(struct parser *ps, const char *tsect,
+			     const char *dsect, const char *name)
 {
 	char en[CFG_ESC_MAX];
-	const char *home = key_home(sect, name), *near = NULL;
+	const char *home = key_home(tsect, name), *near = NULL;
 	size_t best = 3;
 	escape(name, en, sizeof en);
 	if (home) {
 		perr(ps, ps->line,
-		     "unknown key '%s' in [%s]; it belongs in [%s]", en, sect,
+		     "unknown key '%s' in [%s]; it belongs in [%s]", en, dsect,
 		     home);
 		return;
 	}
 	for (size_t i = 0; i < NKEYS; i++) {
 		size_t d;
-		if (!streq(keys[i].section, sect))
+		if (!streq(keys[i].section, tsect))
 			continue;
 		d = edit_distance(name, keys[i].key);
 		if (d < best) {
@@ -1078,24 +2025,10 @@ static void perr_unknown_key(struct parser *ps, const char *sect,
 	}
 	if (near)
 		perr(ps, ps->line,
-		     "unknown key '%s' in [%s]; did you mean '%s'?", en, sect,
+		     "unknown key '%s' in [%s]; did you mean '%s'?", en, dsect,
 		     near);
 	else
-		perr(ps, ps->line, "unknown key '%s' in [%s]", en, sect);
-}
-
-static bool group_code_valid(const char *s)
-{
-	size_t n = strlen(s);
-	if (n < 1 || n > CONFIG_GROUP_CODE_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
-			return false;
-	}
-	return true;
+		perr(ps, ps->line, "unknown key '%s' in [%s]", en, dsect);
 }
 
 /* Trim ASCII whitespace and U+00A0 (no-break space) from both ends. */
@@ -1132,7 +2065,7 @@ static void group_line(struct parser *ps, const char *code,
 	const char *name = value;
 	size_t nlen = strlen(value);
 
-	if (!group_code_valid(code)) {
+	if (!name_valid(code, strlen(code))) {
 		perr_value(ps, ps->line, "groups", code, value,
 			   "not a valid group code (use 1 to 32 letters, "
 			   "digits, '-' or '_')");
@@ -1186,7 +2119,12 @@ static void group_line(struct parser *ps, const char *code,
 
 static void key_line(struct parser *ps, const char *name, const char *value)
 {
-	char en[CFG_ESC_MAX];
+	char en[CFG_ESC_MAX], dsect[64];
+	const char *tsect;
+	void *obj;
+	int *lines;
+	bool *bad;
+
 	if (ps->sect == SECT_SKIP)
 		return; /* under a bad section header, already reported */
 	if (!*name) {
@@ -1209,20 +2147,33 @@ static void key_line(struct parser *ps, const char *name, const char *value)
 		group_line(ps, name, value);
 		return;
 	}
+	if (ps->sect == SECT_CHANNEL) {
+		struct config_channel *ch = &ps->c->channels[ps->chan];
+		snprintf(dsect, sizeof dsect, "channel.%s", ch->name);
+		tsect = CHANNEL_SECTION;
+		obj = ch;
+		lines = ps->chans[ps->chan].key_line;
+		bad = ps->chans[ps->chan].key_bad;
+	} else {
+		tsect = sections[ps->sect];
+		snprintf(dsect, sizeof dsect, "%s", tsect);
+		obj = ps->c;
+		lines = ps->key_line;
+		bad = ps->key_bad;
+	}
 
-	const char *sect = sections[ps->sect];
-	size_t i = key_find(sect, name);
+	size_t i = key_find(tsect, name);
 	if (i == SIZE_MAX) {
-		perr_unknown_key(ps, sect, name);
+		perr_unknown_key(ps, tsect, dsect, name);
 		return;
 	}
-	if (ps->key_line[i]) {
+	if (lines[i]) {
 		perr(ps, ps->line,
 		     "duplicate key '%s' in [%s] (first set on line %d)",
-		     keys[i].key, sect, ps->key_line[i]);
+		     keys[i].key, dsect, lines[i]);
 		return;
 	}
-	ps->key_line[i] = ps->line;
+	lines[i] = ps->line;
 
 	char why[CFG_REASON_MAX];
 	uint64_t num = 0;
@@ -1234,16 +2185,68 @@ static void key_line(struct parser *ps, const char *name, const char *value)
 		return;
 	}
 	if (r < 0) {
-		ps->key_bad[i] = true;
-		perr_value(ps, ps->line, sect, keys[i].key, value, why);
+		bad[i] = true;
+		if (value_shown(i))
+			perr_value(ps, ps->line, dsect, keys[i].key, value,
+				   why);
+		else
+			perr(ps, ps->line, "[%s] %s: %s", dsect, keys[i].key,
+			     why);
 		return;
 	}
-	field_set(ps->c, i, num, text);
+	if (field_set(obj, i, num, text) < 0)
+		ps->oom = true;
+}
+
+/* [channel.NAME]: a new channel, or back to one seen before (an error,
+ * but its keys still count, like those of any repeated section). */
+static bool channel_section(struct parser *ps, const char *name)
+{
+	struct config *c = ps->c;
+	char en[CFG_ESC_MAX];
+	if (!name_valid(name, strlen(name))) {
+		perr(ps, ps->line,
+		     "invalid channel name in [channel.%s] (use 1 to 32 "
+		     "letters, digits, '-' or '_')",
+		     escape(name, en, sizeof en));
+		return false;
+	}
+	for (size_t i = 0; i < c->nchannels; i++) {
+		const struct config_channel *ch = &c->channels[i];
+		if (strcmp(ch->name, name) == 0)
+			perr(ps, ps->line,
+			     "duplicate section [channel.%s] (first on line "
+			     "%d)",
+			     name, ch->line);
+		else if (strcasecmp(ch->name, name) == 0)
+			perr(ps, ps->line,
+			     "duplicate channel [channel.%s] (first on line %d "
+			     "as [channel.%s]; names differing only in case "
+			     "are too alike)",
+			     name, ch->line, ch->name);
+		else
+			continue;
+		ps->chan = i;
+		return true;
+	}
+	if (c->nchannels >= CFG_CHANNELS_MAX) {
+		if (!ps->too_many_channels)
+			perr(ps, ps->line, "too many channels (max %d)",
+			     CFG_CHANNELS_MAX);
+		ps->too_many_channels = true;
+		return false;
+	}
+	if (channels_append(c, name, ps->line) < 0) {
+		ps->oom = true;
+		return false;
+	}
+	ps->chan = c->nchannels - 1;
+	return true;
 }
 
 static void section_line(struct parser *ps, const char *s, size_t len)
 {
-	char en[CFG_ESC_MAX], name[64];
+	char en[CFG_ESC_MAX], name[CFG_LINE_MAX + 1];
 	const char *close = memchr(s, ']', len), *n, *e, *rest;
 	ps->sect = SECT_SKIP;
 	if (!close) {
@@ -1262,7 +2265,7 @@ static void section_line(struct parser *ps, const char *s, size_t len)
 		return;
 	}
 	if (nlen >= sizeof name)
-		nlen = sizeof name - 1; /* long enough to be unknown */
+		nlen = sizeof name - 1; /* the reader keeps lines shorter */
 	memcpy(name, n, nlen);
 	name[nlen] = '\0';
 
@@ -1270,7 +2273,11 @@ static void section_line(struct parser *ps, const char *s, size_t len)
 	for (int i = 0; i < NSECT; i++)
 		if (streq(sections[i], name))
 			idx = i;
-	if (idx == SECT_SKIP) {
+	if (idx == SECT_SKIP && strncmp(name, "channel.", 8) == 0) {
+		if (!channel_section(ps, name + 8))
+			return;
+		idx = SECT_CHANNEL;
+	} else if (idx == SECT_SKIP) {
 		const char *near = NULL;
 		size_t best = 3;
 		for (int i = 0; i < NSECT; i++) {
@@ -1285,6 +2292,11 @@ static void section_line(struct parser *ps, const char *s, size_t len)
 			perr(ps, ps->line,
 			     "unknown section [%s]; did you mean [%s]?", en,
 			     near);
+		else if (strncasecmp(name, "channel", 7) == 0)
+			perr(ps, ps->line,
+			     "unknown section [%s]; a channel is declared as "
+			     "[channel.NAME]",
+			     en);
 		else
 			perr(ps, ps->line, "unknown section [%s]", en);
 		return;
@@ -1295,14 +2307,16 @@ static void section_line(struct parser *ps, const char *s, size_t len)
 		rest++;
 	if (rest < s + len && *rest != ';' && *rest != '#')
 		perr(ps, ps->line, "unexpected text after [%s]", name);
-	if (ps->sect_line[idx])
-		perr(ps, ps->line, "duplicate section [%s] (first on line %d)",
-		     name, ps->sect_line[idx]);
-	else
-		ps->sect_line[idx] = ps->line;
+	if (idx >= 0) {
+		if (ps->sect_line[idx])
+			perr(ps, ps->line,
+			     "duplicate section [%s] (first on line %d)", name,
+			     ps->sect_line[idx]);
+		else
+			ps->sect_line[idx] = ps->line;
+	}
 	ps->sect = idx;
 }
-
 /* Does inih see "name = value" here? Its own scan: the first '=' or ':',
  * unless an inline comment (';' after whitespace) comes first. */
 static bool has_delimiter(const char *s, size_t len)
@@ -1385,38 +2399,292 @@ static int handler(void *user, const char *section, const char *name,
 	return 1; /* errors are ours to count; inih would keep only one */
 }
 
+
+static const char *driver_name(int d)
+{
+	return channel_driver_name((enum channel_driver)d);
+}
+
+/* "a", "a and b", "a, b and c" (conj "and"). */
+static void join_names(char *out, size_t outsz, const char *const *names,
+		       size_t n, const char *conj)
+{
+	size_t o = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < n && o < outsz; i++)
+		o += (size_t)snprintf(out + o, outsz - o, "%s%s%s%s",
+				      i == 0 ? "" : i == n - 1 ? " " : ", ",
+				      i && i == n - 1 ? conj : "",
+				      i && i == n - 1 ? " " : "", names[i]);
+}
+
+/* The names of the drivers in mask. */
+static void join_drivers(char *out, size_t outsz, unsigned mask,
+			 const char *conj)
+{
+	const char *names[CHD_MAX];
+	size_t n = 0;
+	for (int d = 0; d < CHD_MAX; d++)
+		if (mask & D_(d))
+			names[n++] = driver_name(d);
+	join_names(out, outsz, names, n, conj);
+}
+
+/* Is channel key i of ch given? A bad value counts (it was reported). */
+static bool chan_has(const struct config_channel *ch,
+		     const struct chan_parse *cp, size_t i)
+{
+	if (cp->key_bad[i])
+		return true;
+	if (i == KCH_driver)
+		return ch->driver >= 0;
+	if (fails_assert(TYPE_IS_TEXT(keys[i].type) && !impls[i].set))
+		return true;
+	const char *v = *(char *const *)field_cptr(ch, i);
+	return v && *v;
+}
+
+/* Of the keys in want, those ch lacks, joined; false if none. */
+static bool chan_missing(const struct config_channel *ch,
+			 const struct chan_parse *cp, const size_t *want,
+			 size_t nwant, char *out, size_t outsz, size_t *ret_n)
+{
+	const char *names[8];
+	size_t n = 0;
+	for (size_t i = 0; i < nwant && n < ARRAY_SIZE(names); i++)
+		if (!chan_has(ch, cp, want[i]))
+			names[n++] = keys[want[i]].key;
+	join_names(out, outsz, names, n, "and");
+	if (ret_n)
+		*ret_n = n;
+	return n > 0;
+}
+
+static void cross_check_http(struct parser *ps, size_t j, const char *sect)
+{
+	const struct config_channel *ch = &ps->c->channels[j];
+	const struct chan_parse *cp = &ps->chans[j];
+	static const size_t urls[] = { KCH_url, KCH_oauth_url };
+	char ev[CFG_ESC_MAX];
+	if (ch->allow_http || cp->key_bad[KCH_allow_http])
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(urls); i++) {
+		size_t k = urls[i];
+		const char *v = *(char *const *)field_cptr(ch, k);
+		if (cp->key_bad[k] || !v || strncasecmp(v, "http://", 7) != 0)
+			continue;
+		perr(ps, cp->key_line[k],
+		     "[%s] %s = %s: plain http is only for the sandbox: set "
+		     "allow_http = yes",
+		     sect, keys[k].key, escape(v, ev, sizeof ev));
+	}
+}
+
+/* Zalo (zns, zalo_oa): a static token, or all four keys of OAuth v4. */
+static void cross_check_zalo_token(struct parser *ps, size_t j,
+				   const char *sect, int line)
+{
+	const struct config_channel *ch = &ps->c->channels[j];
+	const struct chan_parse *cp = &ps->chans[j];
+	static const size_t oauth[] = { KCH_oauth_url, KCH_app_id,
+					KCH_app_secret_file,
+					KCH_refresh_token_file };
+	char list[256];
+	size_t n = 0;
+	chan_missing(ch, cp, oauth, ARRAY_SIZE(oauth), list, sizeof list, &n);
+	if (n > 0 && n < ARRAY_SIZE(oauth))
+		perr(ps, line,
+		     "[%s] Zalo OAuth needs oauth_url, app_id, app_secret_file "
+		     "and refresh_token_file: %s %s not set",
+		     sect, list, n > 1 ? "are" : "is");
+	else if (n == ARRAY_SIZE(oauth) &&
+		 !chan_has(ch, cp, KCH_access_token_file))
+		perr(ps, line,
+		     "[%s] driver = %s needs a token: access_token_file, or "
+		     "oauth_url, app_id, app_secret_file and "
+		     "refresh_token_file for loaxad to refresh it",
+		     sect, driver_name(ch->driver));
+}
+
+static void cross_check_channel(struct parser *ps, size_t j)
+{
+	const struct config_channel *ch = &ps->c->channels[j];
+	const struct chan_parse *cp = &ps->chans[j];
+	char sect[64], list[256], users[128];
+	int dline = cp->key_line[KCH_driver] ? cp->key_line[KCH_driver]
+					     : ch->line;
+	snprintf(sect, sizeof sect, "channel.%s", ch->name);
+
+	if (!chan_has(ch, cp, KCH_driver)) {
+		join_drivers(users, sizeof users, (1u << CHD_MAX) - 1, "or");
+		perr(ps, dline, "[%s] driver is not set (use %s)", sect,
+		     users);
+	}
+	if (!chan_has(ch, cp, KCH_url))
+		perr(ps, cp->key_line[KCH_url] ? cp->key_line[KCH_url]
+					       : ch->line,
+		     "[%s] url is not set", sect);
+	cross_check_http(ps, j, sect);
+	if (ch->driver < 0)
+		return;
+
+	/* Keys the driver does not use, in the order of their lines. */
+	const char *dname = driver_name(ch->driver);
+	size_t foreign[NKEYS], nforeign = 0;
+	for (size_t i = NCONFIGKEYS; i < NKEYS; i++) {
+		unsigned m = impls[i].drivers;
+		size_t at = nforeign;
+		if (!cp->key_line[i] || cp->key_bad[i] || m == D_ALL ||
+		    (m & D_((unsigned)ch->driver)))
+			continue;
+		for (; at > 0 && cp->key_line[foreign[at - 1]] >
+					 cp->key_line[i];
+		     at--)
+			foreign[at] = foreign[at - 1];
+		foreign[at] = i;
+		nforeign++;
+	}
+	for (size_t f = 0; f < nforeign; f++) {
+		size_t i = foreign[f];
+		join_drivers(users, sizeof users, impls[i].drivers, "and");
+		perr(ps, cp->key_line[i],
+		     "[%s] %s is not used by driver %s (only by %s)", sect,
+		     keys[i].key, dname, users);
+	}
+
+	static const size_t zns[] = { KCH_template_id };
+	static const size_t messenger[] = { KCH_access_token_file };
+	static const size_t esms[] = { KCH_api_key_file, KCH_secret_key_file,
+				       KCH_brandname };
+	static const size_t twilio[] = { KCH_account_sid, KCH_auth_token_file,
+					 KCH_from };
+	const size_t *want = NULL;
+	size_t nwant = 0;
+	switch ((enum channel_driver)ch->driver) {
+	case CHD_ZNS:
+		want = zns;
+		nwant = ARRAY_SIZE(zns);
+		cross_check_zalo_token(ps, j, sect, dline);
+		break;
+	case CHD_ZALO_OA:
+		cross_check_zalo_token(ps, j, sect, dline);
+		break;
+	case CHD_MESSENGER:
+		want = messenger;
+		nwant = ARRAY_SIZE(messenger);
+		if (!cp->key_bad[KCH_messaging_type] &&
+		    streq(ch->messaging_type, "MESSAGE_TAG") &&
+		    !chan_has(ch, cp, KCH_tag))
+			perr(ps, cp->key_line[KCH_tag] ? cp->key_line[KCH_tag]
+						       : dline,
+			     "[%s] messaging_type = MESSAGE_TAG needs a tag, "
+			     "e.g. CONFIRMED_EVENT_UPDATE",
+			     sect);
+		break;
+	case CHD_ESMS:
+		want = esms;
+		nwant = ARRAY_SIZE(esms);
+		break;
+	case CHD_TWILIO:
+		want = twilio;
+		nwant = ARRAY_SIZE(twilio);
+		break;
+	case CHD_MAX:
+		break;
+	}
+	if (want && chan_missing(ch, cp, want, nwant, list, sizeof list, NULL))
+		perr(ps, dline, "[%s] driver = %s needs %s", sect, dname, list);
+}
+
+static void cross_check_route(struct parser *ps)
+{
+	const struct config *c = ps->c;
+	int line = ps->key_line[KC_route];
+	if (ps->key_bad[KC_route])
+		return;
+	for (size_t i = 0; i < c->nroute; i++) {
+		const char *name = c->route[i], *near = NULL;
+		size_t best = 3;
+		char list[512];
+		size_t o = 0;
+		if (config_channel_find(c, name))
+			continue;
+		list[0] = '\0';
+		for (size_t j = 0; j < c->nchannels; j++) {
+			size_t d = edit_distance(name, c->channels[j].name);
+			if (d < best && d * 3 <= strlen(name)) {
+				best = d;
+				near = c->channels[j].name;
+			}
+			if (o < sizeof list)
+				o += (size_t)snprintf(list + o, sizeof list - o,
+						      "%s%s", j ? ", " : "",
+						      c->channels[j].name);
+		}
+		if (near)
+			perr(ps, line,
+			     "[route] chain: no section [channel.%s]; did you "
+			     "mean %s?",
+			     name, near);
+		else if (c->nchannels)
+			perr(ps, line,
+			     "[route] chain: no section [channel.%s] (the "
+			     "channels are %s)",
+			     name, list);
+		else
+			perr(ps, line,
+			     "[route] chain: no section [channel.%s] (no "
+			     "channel is declared)",
+			     name);
+	}
+}
+
 static void cross_check(struct parser *ps)
 {
 	const struct config *c = ps->c;
 	char ev[CFG_ESC_MAX];
-	size_t listen = key_find("api", "listen");
-	size_t token = key_find("api", "token_file");
-	size_t sock = key_find("api", "socket");
-	size_t state = key_find("daemon", "state_dir");
 
-	if (listen != SIZE_MAX && token != SIZE_MAX && !ps->key_bad[listen] &&
-	    !ps->key_bad[token] && *c->api_listen && !*c->api_token_file)
-		perr(ps, ps->key_line[listen],
+	if (!ps->key_bad[KC_api_listen] && !ps->key_bad[KC_api_token_file] &&
+	    *c->api_listen && !*c->api_token_file)
+		perr(ps, ps->key_line[KC_api_listen],
 		     "[api] listen = %s: token_file must be set too (TCP "
 		     "clients authenticate with the token in it)",
 		     escape(c->api_listen, ev, sizeof ev));
 
-	if (sock != SIZE_MAX && !ps->key_bad[sock] &&
+	if (!ps->key_bad[KC_api_socket] &&
 	    strlen(c->api_socket) > CFG_SUN_PATH_MAX)
-		perr(ps, ps->key_line[sock],
+		perr(ps, ps->key_line[KC_api_socket],
 		     "[api] socket = %s: too long for a unix socket (%zu "
 		     "bytes, max %d)",
 		     escape(c->api_socket, ev, sizeof ev),
 		     strlen(c->api_socket), CFG_SUN_PATH_MAX);
 
-	if (state != SIZE_MAX && !ps->key_bad[state] && !*c->database &&
+	if (!ps->key_bad[KC_state_dir] && !*c->database &&
 	    strlen(c->state_dir) + strlen("/loaxa.db") > CFG_PATH_MAX)
-		perr(ps, ps->key_line[state],
+		perr(ps, ps->key_line[KC_state_dir],
 		     "[daemon] state_dir = %s: too long to hold loaxa.db "
 		     "(max %d bytes in all)",
 		     escape(c->state_dir, ev, sizeof ev), CFG_PATH_MAX);
-}
 
+	if (!ps->key_bad[KC_retry_initial_ms] &&
+	    !ps->key_bad[KC_retry_max_ms] &&
+	    c->retry_max_ms < c->retry_initial_ms) {
+		char a[32], b[32];
+		fmt_value(CFG_DURATION, c->retry_max_ms, a, sizeof a);
+		fmt_value(CFG_DURATION, c->retry_initial_ms, b, sizeof b);
+		perr(ps,
+		     ps->key_line[KC_retry_max_ms]
+			     ? ps->key_line[KC_retry_max_ms]
+			     : ps->key_line[KC_retry_initial_ms],
+		     "[broadcast] retry_max (%s) is shorter than "
+		     "retry_initial (%s)",
+		     a, b);
+	}
+
+	for (size_t j = 0; j < c->nchannels; j++)
+		cross_check_channel(ps, j);
+	cross_check_route(ps);
+}
 int config_load_buffer(const char *name, const char *data, size_t len,
 		       struct config **ret, struct config_diag *diag)
 {
@@ -1448,7 +2716,9 @@ int config_load_buffer(const char *name, const char *data, size_t len,
 
 	if (!ps.sect_line[SECT_GROUPS] && groups_add_defaults(ps.c) < 0)
 		ps.oom = true;
-	cross_check(&ps);
+	if (!ps.oom) /* else a channel may be half built */
+		cross_check(&ps);
+	config_derive(ps.c);
 
 	if (ps.nerrors > CFG_ERRORS_MAX) {
 		char msg[96];
@@ -1515,5 +2785,112 @@ int config_load(const char *path, struct config **ret,
 fail_errno:
 	snprintf(msg, sizeof msg, "cannot read: %s", strerror(-r));
 	(void)diag_add(diag, path, 0, msg);
+	return r;
+}
+
+/* ---- secrets ---- */
+
+int config_read_secret(const char *ref, char **ret, char *err, size_t errsz)
+{
+	_cleanup_close_ int fd = -1;
+	char path[CFG_PATH_MAX + 1], ep[CFG_ESC_MAX];
+	struct stat st;
+	size_t len = 0;
+	char *data, *s;
+	int r;
+
+	if (!ref || !*ref)
+		return reason(-EINVAL, err, errsz, "no secret file is set");
+	if (!ret)
+		return reason(-EINVAL, err, errsz, "nowhere to put the secret");
+	if (strncmp(ref, CREDENTIAL_PREFIX, strlen(CREDENTIAL_PREFIX)) == 0) {
+		const char *name = ref + strlen(CREDENTIAL_PREFIX);
+		const char *dir = getenv("CREDENTIALS_DIRECTORY");
+		escape(ref, ep, sizeof ep);
+		if (!credential_name_valid(name))
+			return reason(-EINVAL, err, errsz,
+				      "%s: not a credential name (NAME "
+				      "without '/')",
+				      ep);
+		if (!dir || !*dir)
+			return reason(-ENOENT, err, errsz,
+				      "%s needs systemd's LoadCredential= "
+				      "($CREDENTIALS_DIRECTORY is not set)",
+				      ep);
+		int n = snprintf(path, sizeof path, "%s/%s", dir, name);
+		if (n < 0 || (size_t)n >= sizeof path)
+			return reason(-ENAMETOOLONG, err, errsz,
+				      "%s: path too long", ep);
+	} else if (ref[0] == '/' && strlen(ref) < sizeof path) {
+		memcpy(path, ref, strlen(ref) + 1);
+	} else {
+		return reason(-EINVAL, err, errsz,
+			      "%s: not an absolute path or credential:NAME",
+			      escape(ref, ep, sizeof ep));
+	}
+	escape(path, ep, sizeof ep);
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		r = -errno;
+		return reason(r, err, errsz, "cannot read secret file %s: %s",
+			      ep, strerror(-r));
+	}
+	if (!S_ISREG(st.st_mode))
+		return reason(-EINVAL, err, errsz,
+			      "secret file %s is not a regular file", ep);
+	if (st.st_mode & S_IROTH)
+		log_warn(LOG_CFG,
+			 "secret file %s is readable by every user: chmod o-r "
+			 "it",
+			 ep);
+
+	/* One byte more than allowed tells a file that is too large. */
+	data = malloc(CFG_SECRET_MAX + 1);
+	if (!data)
+		return reason(-ENOMEM, err, errsz, "out of memory");
+	while (len <= CFG_SECRET_MAX) {
+		ssize_t n = read(fd, data + len, CFG_SECRET_MAX + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			reason(r, err, errsz, "cannot read secret file %s: %s",
+			       ep, strerror(-r));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > CFG_SECRET_MAX) {
+		r = reason(-EFBIG, err, errsz,
+			   "secret file %s is larger than %d KiB", ep,
+			   CFG_SECRET_MAX / 1024);
+		goto fail;
+	}
+	while (len > 0 && is_space(data[len - 1]))
+		len--;
+	if (len == 0) {
+		r = reason(-EINVAL, err, errsz, "secret file %s is empty", ep);
+		goto fail;
+	}
+	if (memchr(data, '\0', len)) {
+		r = reason(-EINVAL, err, errsz,
+			   "secret file %s contains a NUL byte", ep);
+		goto fail;
+	}
+	s = util_strndup(data, len);
+	if (!s) {
+		r = reason(-ENOMEM, err, errsz, "out of memory");
+		goto fail;
+	}
+	explicit_bzero(data, CFG_SECRET_MAX + 1);
+	free(data);
+	*ret = s;
+	return 0;
+fail:
+	explicit_bzero(data, CFG_SECRET_MAX + 1);
+	free(data);
 	return r;
 }

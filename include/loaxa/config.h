@@ -28,6 +28,50 @@ struct config_group {
 	int line;
 };
 
+/* One [channel.NAME] section: an instance of a provider driver. Secrets
+ * are never in the file itself: *_file keys name a file (or
+ * "credential:NAME" for $CREDENTIALS_DIRECTORY/NAME, systemd's
+ * LoadCredential=); the daemon reads them with config_read_secret(). */
+struct config_channel {
+	char *name;               /* NAME: [A-Za-z0-9_-]{1,32} */
+	int line;                 /* of the section header */
+	int driver;               /* enum channel_driver (channel.h) */
+	char *url;                /* endpoint URL; required */
+	bool allow_http;          /* plain http:// allowed (sandbox), default no */
+	char *access_token_file;  /* static token (ZNS/OA access token,
+				     Messenger page token) */
+	/* Zalo OAuth v4 (zns, zalo_oa): when oauth_url is set the access
+	 * token is refreshed and rotated by loaxad */
+	char *oauth_url;
+	char *app_id;
+	char *app_secret_file;
+	char *refresh_token_file; /* the first refresh token; later ones are
+				     kept in the database */
+	/* zns */
+	char *template_id;
+	char *template_data;      /* "key={placeholder}, key2=text {x}" */
+	/* esms */
+	char *api_key_file, *secret_key_file, *brandname;
+	char *sms_type;           /* default "2" */
+	bool unicode;             /* keep diacritics (UCS-2), default no */
+	/* twilio */
+	char *account_sid, *auth_token_file, *from;
+	/* messenger */
+	char *messaging_type;     /* default MESSAGE_TAG */
+	char *tag;                /* default CONFIRMED_EVENT_UPDATE */
+	char *callback_url;       /* delivery reports (esms, twilio) */
+	/* limits (reloadable) */
+	double rate;              /* messages/s, 0 = unlimited; default 10 */
+	double segment_rate;      /* SMS segments/s, 0 = unlimited */
+	uint32_t max_in_flight;   /* default 8 */
+	uint64_t timeout_ms;      /* default 15s */
+	uint64_t connect_timeout_ms; /* default 5s */
+	uint32_t max_attempts;    /* 0 = [broadcast] max_attempts */
+	uint32_t breaker_failures;   /* consecutive transient failures that
+					open the breaker; default 5 */
+	uint64_t breaker_cooldown_ms; /* default 30s */
+};
+
 struct config {
 	char *path;
 
@@ -45,6 +89,33 @@ struct config {
 	uint64_t api_max_body;    /* size; default 64M */
 	uint32_t api_max_connections; /* default 64 */
 	uint64_t api_timeout_ms;  /* duration; default 30s */
+
+	/* [broadcast] */
+	uint64_t notice_ttl_ms;   /* duration; default 24h; reloadable */
+	int quiet_start_min;      /* minutes after local midnight, -1 = no
+				     quiet hours; "21:00-06:00" default */
+	int quiet_end_min;
+	char *timezone;           /* "Asia/Ho_Chi_Minh" (default), "UTC",
+				     or a fixed offset "+07:00" */
+	int utc_offset_min;       /* derived from timezone: +420 */
+	uint64_t retry_initial_ms;/* duration; default 30s; reloadable */
+	uint64_t retry_max_ms;    /* duration; default 30m; reloadable */
+	uint32_t max_attempts;    /* per channel, 1..100, default 5 */
+	uint32_t fanout_chunk;    /* households per chunk, 100..100000,
+				     default 5000 */
+	uint32_t sms_warn_segments; /* CLI warns above this, default 3 */
+
+	/* [templates] (validated with template_check; reloadable) */
+	char *tmpl_meeting;
+	char *tmpl_notice;
+	char *tmpl_reminder;
+
+	/* [route] chain = names of [channel.NAME] sections, in order */
+	char **route;
+	size_t nroute;
+
+	struct config_channel *channels;
+	size_t nchannels;
 
 	struct config_group *groups;
 	size_t ngroups;
@@ -80,13 +151,24 @@ size_t config_diff_nonreloadable(const struct config *old,
 				 const struct config *new_,
 				 struct config_diag *diag);
 
+/* Read a secret named by a *_file key: a path, or "credential:NAME" read
+ * from $CREDENTIALS_DIRECTORY/NAME. Trailing whitespace is removed. Warns
+ * (log) when the file is readable by others. Returns 0 and a malloc'd
+ * string, or -errno with a reason in err (never the secret itself). */
+int config_read_secret(const char *ref, char **ret, char *err, size_t errsz);
+
+/* The channel named name, or NULL. */
+const struct config_channel *config_channel_find(const struct config *c,
+						 const char *name);
+
 /* The effective database path (database, or state_dir + "/loaxa.db");
  * caller frees. */
 char *config_database_path(const struct config *c);
 
 /* The key table, for the man page check and --dump-config. */
 enum config_type { CFG_STRING, CFG_PATH, CFG_BOOL, CFG_UINT, CFG_SIZE,
-		   CFG_DURATION, CFG_OCTAL, CFG_ENUM_LOGLEVEL, CFG_LISTEN };
+		   CFG_DURATION, CFG_OCTAL, CFG_ENUM_LOGLEVEL, CFG_LISTEN,
+		   CFG_DECIMAL /* "number": 0.5, at most 3 decimals */ };
 struct config_key_info {
 	const char *section, *key;
 	enum config_type type;
@@ -101,7 +183,8 @@ const char *config_type_name(enum config_type t);
 /* Check one value as the loader would for key k (an entry of the table, or
  * any key info: min/max bound integer, size, duration and octal values).
  * On success returns 0 and, if ret, stores the number: bool 0/1, the
- * enum log_level, bytes, milliseconds, the mode (text types store 0).
+ * enum log_level, bytes, milliseconds, the mode, thousandths for a decimal
+ * (text types store 0).
  * Otherwise -EINVAL or -ERANGE, with the reason (no key, no value) written
  * to why when why is not NULL. */
 int config_value_parse(const struct config_key_info *k, const char *value,

@@ -16,7 +16,21 @@
 
 #include <cmocka.h>
 
+#include "loaxa/channel.h"
 #include "loaxa/config.h"
+#include "loaxa/log.h"
+
+#define MEETING_DEFAULT                                                     \
+	"Kính mời ông/bà {name} ({group}) dự họp: {title}. Thời gian: "     \
+	"{time}. Địa điểm: {place}. Nội dung: {agenda}"
+
+/* A minimal valid channel of each driver, to add keys to. */
+#define ZNS_CHANNEL                                                         \
+	"[channel.zns]\n"                                                   \
+	"driver = zns\n"                                                    \
+	"url = https://business.openapi.zalo.me/message/template\n"         \
+	"access_token_file = /etc/loaxa/zns.token\n"                        \
+	"template_id = 123\n"
 
 /* ---- helpers ---- */
 
@@ -108,7 +122,52 @@ static void assert_defaults(const struct config *c)
 	assert_int_equal(c->api_max_body, 64 * 1024 * 1024);
 	assert_int_equal(c->api_max_connections, 64);
 	assert_int_equal(c->api_timeout_ms, 30000);
+	assert_int_equal(c->notice_ttl_ms, 24 * 3600 * 1000);
+	assert_int_equal(c->quiet_start_min, 21 * 60);
+	assert_int_equal(c->quiet_end_min, 6 * 60);
+	assert_string_equal(c->timezone, "Asia/Ho_Chi_Minh");
+	assert_int_equal(c->utc_offset_min, 420);
+	assert_int_equal(c->retry_initial_ms, 30000);
+	assert_int_equal(c->retry_max_ms, 30 * 60000);
+	assert_int_equal(c->max_attempts, 5);
+	assert_int_equal(c->fanout_chunk, 5000);
+	assert_int_equal(c->sms_warn_segments, 3);
+	assert_string_equal(c->tmpl_meeting, MEETING_DEFAULT);
+	assert_string_equal(c->tmpl_notice, "Thông báo: {title}. {body}");
+	assert_string_equal(c->tmpl_reminder,
+			    "Nhắc lịch họp: {title}, {time}, tại {place}.");
+	assert_int_equal(c->nroute, 0);
+	assert_null(c->route);
+	assert_int_equal(c->nchannels, 0);
+	assert_null(c->channels);
 	assert_default_groups(c);
+}
+
+/* A channel's limits not given are at their defaults. */
+static void assert_channel_limits(const struct config_channel *ch)
+{
+	assert_false(ch->allow_http);
+	assert_false(ch->unicode);
+	assert_true(ch->rate == 10.0);
+	assert_true(ch->segment_rate == 0.0);
+	assert_int_equal(ch->max_in_flight, 8);
+	assert_int_equal(ch->timeout_ms, 15000);
+	assert_int_equal(ch->connect_timeout_ms, 5000);
+	assert_int_equal(ch->max_attempts, 0);
+	assert_int_equal(ch->breaker_failures, 5);
+	assert_int_equal(ch->breaker_cooldown_ms, 30000);
+}
+
+/* A channel's keys not given are at their defaults. */
+static void assert_channel_defaults(const struct config_channel *ch)
+{
+	assert_channel_limits(ch);
+	assert_string_equal(ch->access_token_file, "");
+	assert_string_equal(ch->oauth_url, "");
+	assert_string_equal(ch->sms_type, "2");
+	assert_string_equal(ch->messaging_type, "MESSAGE_TAG");
+	assert_string_equal(ch->tag, "CONFIRMED_EVENT_UPDATE");
+	assert_string_equal(ch->callback_url, "");
 }
 
 /* ---- defaults and the table ---- */
@@ -155,13 +214,22 @@ static void test_key_table(void **state)
 	(void)state;
 	const struct config_key_info *k = NULL;
 	size_t n = config_keys(&k);
-	assert_int_equal(n, 11);
+	assert_int_equal(n, 11 + 8 + 3 + 1 + 29);
 	assert_non_null(k);
 	for (size_t i = 0; i < n; i++) {
 		char why[256] = "";
 		uint64_t v;
 		assert_true(strcmp(k[i].section, "daemon") == 0 ||
-			    strcmp(k[i].section, "api") == 0);
+			    strcmp(k[i].section, "api") == 0 ||
+			    strcmp(k[i].section, "broadcast") == 0 ||
+			    strcmp(k[i].section, "templates") == 0 ||
+			    strcmp(k[i].section, "route") == 0 ||
+			    strcmp(k[i].section, "channel.NAME") == 0);
+		/* Only timezone is new among the keys needing a restart. */
+		if (strcmp(k[i].section, "daemon") != 0 &&
+		    strcmp(k[i].section, "api") != 0 &&
+		    strcmp(k[i].key, "timezone") != 0)
+			assert_true(k[i].reloadable);
 		assert_non_null(k[i].doc);
 		/* Shown as "; doc" in loaxa.ini: at most 80 columns. */
 		assert_in_range(strlen(k[i].doc), 10, 78);
@@ -182,6 +250,18 @@ static void test_key_table(void **state)
 	assert_int_equal(key("api", "max_body")->max, 1024 * 1024 * 1024);
 	assert_int_equal(key("api", "timeout")->min, 1000);
 	assert_int_equal(key("api", "timeout")->max, 3600 * 1000);
+	assert_false(key("broadcast", "timezone")->reloadable);
+	assert_int_equal(key("broadcast", "notice_ttl")->min, 60000);
+	assert_int_equal(key("broadcast", "notice_ttl")->max,
+			 30ULL * 86400 * 1000);
+	assert_int_equal(key("channel.NAME", "rate")->type, CFG_DECIMAL);
+	assert_int_equal(key("channel.NAME", "rate")->max, 100000);
+	assert_int_equal(key("channel.NAME", "timeout")->max, 300000);
+	assert_string_equal(key("channel.NAME", "tag")->def,
+			    "CONFIRMED_EVENT_UPDATE");
+	assert_string_equal(key("templates", "meeting")->def, MEETING_DEFAULT);
+	/* inih: "meeting = <default>" must fit on one line. */
+	assert_true(strlen("meeting = ") + strlen(MEETING_DEFAULT) <= 198);
 }
 
 static void test_type_names(void **state)
@@ -196,6 +276,8 @@ static void test_type_names(void **state)
 	assert_string_equal(config_type_name(CFG_OCTAL), "octal");
 	assert_string_equal(config_type_name(CFG_ENUM_LOGLEVEL), "enum");
 	assert_string_equal(config_type_name(CFG_LISTEN), "address");
+	assert_string_equal(config_type_name(CFG_DECIMAL), "number");
+	assert_string_equal(config_type_name((enum config_type)99), "?");
 }
 
 /* ---- values, type by type ---- */
@@ -246,7 +328,7 @@ static void test_path(void **state)
 static void test_bool(void **state)
 {
 	(void)state;
-	/* No key of the table is a bool yet: test the parser directly. */
+	/* The parser directly (allow_http and unicode are bools). */
 	const struct config_key_info k = { .section = "t", .key = "flag",
 					   .type = CFG_BOOL, .def = "no" };
 	const char *yes[] = { "yes", "true", "on", "1", "YES", "True" };
@@ -988,6 +1070,1141 @@ static void test_cross_socket_length(void **state)
 	load_errors(text, msg, NULL);
 }
 
+/* ---- [broadcast] ---- */
+
+static void test_broadcast_values(void **state)
+{
+	(void)state;
+	struct config *c = load_ok("[broadcast]\n"
+				   "notice_ttl = 30d\n"
+				   "retry_initial = 1h\n"
+				   "retry_max = 1d\n"
+				   "max_attempts = 100\n"
+				   "fanout_chunk = 100000\n"
+				   "sms_warn_segments = 20\n");
+	assert_int_equal(c->notice_ttl_ms, 30ULL * 86400 * 1000);
+	assert_int_equal(c->retry_initial_ms, 3600 * 1000);
+	assert_int_equal(c->retry_max_ms, 86400 * 1000);
+	assert_int_equal(c->max_attempts, 100);
+	assert_int_equal(c->fanout_chunk, 100000);
+	assert_int_equal(c->sms_warn_segments, 20);
+	config_free(c);
+	c = load_ok("[broadcast]\nnotice_ttl = 1m\nretry_initial = 1s\n"
+		    "retry_max = 1s\nmax_attempts = 1\nfanout_chunk = 100\n"
+		    "sms_warn_segments = 1\n");
+	assert_int_equal(c->notice_ttl_ms, 60000);
+	assert_int_equal(c->retry_max_ms, 1000);
+	assert_int_equal(c->max_attempts, 1);
+	config_free(c);
+
+	load_errors("[broadcast]\n"
+		    "notice_ttl = 59s\n"
+		    "retry_initial = 2h\n"
+		    "retry_max = 2d\n"
+		    "max_attempts = 0\n"
+		    "fanout_chunk = 99\n"
+		    "sms_warn_segments = 21\n"
+		    "notice_ttl = 31d\n",
+		    "loaxa.ini:2: [broadcast] notice_ttl = 59s: out of range "
+		    "(1m..30d)",
+		    "loaxa.ini:3: [broadcast] retry_initial = 2h: out of range "
+		    "(1s..1h)",
+		    "loaxa.ini:4: [broadcast] retry_max = 2d: out of range "
+		    "(1s..1d)",
+		    "loaxa.ini:5: [broadcast] max_attempts = 0: out of range "
+		    "(1..100)",
+		    "loaxa.ini:6: [broadcast] fanout_chunk = 99: out of range "
+		    "(100..100000)",
+		    "loaxa.ini:7: [broadcast] sms_warn_segments = 21: out of "
+		    "range (1..20)",
+		    "loaxa.ini:8: duplicate key 'notice_ttl' in [broadcast] "
+		    "(first set on line 2)",
+		    NULL);
+	load_errors("[broadcast]\nnotice_ttl = 31d\nmax_attempts = 101\n"
+		    "fanout_chunk = 100001\nsms_warn_segments = 0\n"
+		    "notice_ttl2 = 1\n",
+		    "loaxa.ini:2: [broadcast] notice_ttl = 31d: out of range "
+		    "(1m..30d)",
+		    "loaxa.ini:3: [broadcast] max_attempts = 101: out of range "
+		    "(1..100)",
+		    "loaxa.ini:4: [broadcast] fanout_chunk = 100001: out of "
+		    "range (100..100000)",
+		    "loaxa.ini:5: [broadcast] sms_warn_segments = 0: out of "
+		    "range (1..20)",
+		    "loaxa.ini:6: unknown key 'notice_ttl2' in [broadcast]; "
+		    "did you mean 'notice_ttl'?",
+		    NULL);
+	load_errors("[broadcast]\nretry_initial = 30\nmax_attempts = five\n",
+		    "loaxa.ini:2: [broadcast] retry_initial = 30: missing unit "
+		    "(ms, s, m, h or d), e.g. 30s",
+		    "loaxa.ini:3: [broadcast] max_attempts = five: not a whole "
+		    "number",
+		    NULL);
+	load_errors("[broadcaste]\n",
+		    "loaxa.ini:1: unknown section [broadcaste]; did you mean "
+		    "[broadcast]?",
+		    NULL);
+}
+
+static void test_retry_cross(void **state)
+{
+	(void)state;
+	/* retry_max below retry_initial: reported on retry_max's line, or
+	 * on retry_initial's when retry_max is left at its default. */
+	load_errors("[broadcast]\nretry_initial = 1m\nretry_max = 59s\n",
+		    "loaxa.ini:3: [broadcast] retry_max (59s) is shorter than "
+		    "retry_initial (1m)",
+		    NULL);
+	load_errors("[broadcast]\nretry_max = 10s\n\n",
+		    "loaxa.ini:2: [broadcast] retry_max (10s) is shorter than "
+		    "retry_initial (30s)",
+		    NULL);
+	load_errors("[broadcast]\n\nretry_initial = 1h\n",
+		    "loaxa.ini:3: [broadcast] retry_max (30m) is shorter than "
+		    "retry_initial (1h)",
+		    NULL);
+	/* A bad value is reported once, not compared. */
+	load_errors("[broadcast]\nretry_initial = 1h\nretry_max = 1x\n",
+		    "loaxa.ini:3: [broadcast] retry_max = 1x: not a duration "
+		    "(use a number with ms, s, m, h or d, e.g. 30s)",
+		    NULL);
+	struct config *c = load_ok("[broadcast]\nretry_initial = 1m\n"
+				   "retry_max = 1m\n");
+	assert_int_equal(c->retry_max_ms, c->retry_initial_ms);
+	config_free(c);
+}
+
+static void test_quiet_hours(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		int start, end;
+	} good[] = {
+		{ "21:00-06:00", 21 * 60, 6 * 60 },  /* across midnight */
+		{ "22:30-23:45", 22 * 60 + 30, 23 * 60 + 45 },
+		{ "00:00-23:59", 0, 23 * 60 + 59 },
+		{ "23:59-00:00", 23 * 60 + 59, 0 },
+		{ "9:05-17:00", 9 * 60 + 5, 17 * 60 },
+		{ "21:00 - 6:00", 21 * 60, 6 * 60 },
+		{ "", -1, -1 },
+	};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		char text[64];
+		snprintf(text, sizeof text, "[broadcast]\nquiet_hours = %s\n",
+			 good[i].text);
+		struct config *c = load_ok(text);
+		assert_int_equal(c->quiet_start_min, good[i].start);
+		assert_int_equal(c->quiet_end_min, good[i].end);
+		config_free(c);
+	}
+	const char *bad[] = { "21:00", "21-06", "24:00-06:00", "21:60-06:00",
+			      "21:00-06:00-07:00", "21h-6h", "-06:00",
+			      "21:00 06:00", "21:0-06:00", "121:00-06:00",
+			      "21:00-06:000", "any" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char text[64], msg[256];
+		snprintf(text, sizeof text, "[broadcast]\n\nquiet_hours = %s\n",
+			 bad[i]);
+		snprintf(msg, sizeof msg,
+			 "loaxa.ini:3: [broadcast] quiet_hours = %s: not a "
+			 "time range (use HH:MM-HH:MM in 24-hour time, e.g. "
+			 "21:00-06:00, or nothing for none)",
+			 bad[i]);
+		load_errors(text, msg, NULL);
+	}
+	load_errors("[broadcast]\nquiet_hours = 06:00-6:00\n",
+		    "loaxa.ini:2: [broadcast] quiet_hours = 06:00-6:00: start "
+		    "and end are the same (leave the value empty for no quiet "
+		    "hours)",
+		    NULL);
+	/* Normalised for the value checker too. */
+	uint64_t v = 7;
+	assert_int_equal(config_value_parse(key("broadcast", "quiet_hours"),
+					    "6:00-7:00", &v, NULL, 0),
+			 0);
+	assert_int_equal(v, 0);
+}
+
+static void test_timezone(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text, *stored;
+		int offset;
+	} good[] = {
+		{ "Asia/Ho_Chi_Minh", "Asia/Ho_Chi_Minh", 420 },
+		{ "asia/ho_chi_minh", "Asia/Ho_Chi_Minh", 420 },
+		{ "Asia/Saigon", "Asia/Saigon", 420 },
+		{ "Asia/Bangkok", "Asia/Bangkok", 420 },
+		{ "Asia/Jakarta", "Asia/Jakarta", 420 },
+		{ "UTC", "UTC", 0 },
+		{ "Etc/UTC", "Etc/UTC", 0 },
+		{ "+07:00", "+07:00", 420 },
+		{ "-03:30", "-03:30", -210 },
+		{ "+05:45", "+05:45", 345 },
+		{ "+00:00", "+00:00", 0 },
+		{ "+14:00", "+14:00", 840 },
+		{ "-12:00", "-12:00", -720 },
+	};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		char text[64];
+		snprintf(text, sizeof text, "[broadcast]\ntimezone = %s\n",
+			 good[i].text);
+		struct config *c = load_ok(text);
+		assert_string_equal(c->timezone, good[i].stored);
+		assert_int_equal(c->utc_offset_min, good[i].offset);
+		config_free(c);
+	}
+	const char *bad[] = { "Europe/Berlin", "ICT", "GMT+7", "+7",
+			      "+0700", "07:00", "+07:00:00", "UTC+07:00", "" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char text[64], msg[512];
+		snprintf(text, sizeof text, "[broadcast]\ntimezone = %s\n",
+			 bad[i]);
+		snprintf(msg, sizeof msg,
+			 "loaxa.ini:2: [broadcast] timezone = %s: unknown "
+			 "time zone (use Asia/Ho_Chi_Minh, Asia/Saigon, "
+			 "Asia/Bangkok, Asia/Jakarta, UTC, Etc/UTC or a fixed "
+			 "offset such as +07:00: loaxa keeps a fixed offset, "
+			 "which suits Vietnam, where clocks never change)",
+			 bad[i]);
+		load_errors(text, msg, NULL);
+	}
+	const char *range[] = { "+14:15", "-12:30", "+07:60", "+99:00" };
+	for (size_t i = 0; i < sizeof range / sizeof range[0]; i++) {
+		char text[64], msg[256];
+		snprintf(text, sizeof text, "[broadcast]\ntimezone = %s\n",
+			 range[i]);
+		snprintf(msg, sizeof msg,
+			 "loaxa.ini:2: [broadcast] timezone = %s: offset out "
+			 "of range (-12:00..+14:00)",
+			 range[i]);
+		load_errors(text, msg, NULL);
+	}
+}
+
+/* ---- [templates] ---- */
+
+static void test_templates(void **state)
+{
+	(void)state;
+	struct config *c = load_ok(
+		"[templates]\n"
+		"meeting = Mời {name} họp {title} lúc {time} tại {place}\n"
+		"notice = {{Thông báo}} {body}\n"
+		"reminder = Nhắc: {title}\n");
+	assert_string_equal(c->tmpl_meeting,
+			    "Mời {name} họp {title} lúc {time} tại {place}");
+	assert_string_equal(c->tmpl_notice, "{{Thông báo}} {body}");
+	assert_string_equal(c->tmpl_reminder, "Nhắc: {title}");
+	config_free(c);
+
+	/* The default meeting text, written out, is one valid line. */
+	c = load_ok("[templates]\nmeeting = " MEETING_DEFAULT "\n");
+	assert_string_equal(c->tmpl_meeting, MEETING_DEFAULT);
+	config_free(c);
+
+	/* Errors name the key and the place, not the (long) value. */
+	load_errors("[templates]\n"
+		    "meeting = Kính {nmae}\n"
+		    "notice = Thông báo {title\n"
+		    "reminder = }\n",
+		    "loaxa.ini:2: [templates] meeting: unknown placeholder "
+		    "{nmae} at character 6",
+		    "loaxa.ini:3: [templates] notice: unclosed '{' at "
+		    "character 11 (write {{ for a literal brace)",
+		    "loaxa.ini:4: [templates] reminder: unmatched '}' at "
+		    "character 1 (write }} for a literal brace)",
+		    NULL);
+	load_errors("[templates]\n\nnotice =\n",
+		    "loaxa.ini:3: [templates] notice: must not be empty", NULL);
+	load_errors("[templates]\nmeeting = Mời {Name}\n",
+		    "loaxa.ini:2: [templates] meeting: unknown placeholder "
+		    "{Name} at character 5",
+		    NULL);
+	/* The text rules still apply first. */
+	load_errors("[templates]\nnotice = \"{body}\"\n",
+		    "loaxa.ini:2: [templates] notice: quotes are not removed: "
+		    "write the value without them",
+		    NULL);
+}
+
+/* ---- [route] ---- */
+
+static void test_route(void **state)
+{
+	(void)state;
+	struct config *c = load_ok("[route]\n"
+				   "chain = zalo_oa, zns ,sms\n"
+				   "[channel.zalo_oa]\n"
+				   "driver = zalo_oa\n"
+				   "url = https://openapi.zalo.me/v3.0/oa/"
+				   "message/cs\n"
+				   "access_token_file = credential:oa\n"
+				   "[channel.sms]\n"
+				   "driver = twilio\n"
+				   "url = https://api.twilio.com/x\n"
+				   "account_sid = AC1\n"
+				   "auth_token_file = /t\n"
+				   "from = +15005550006\n" ZNS_CHANNEL);
+	assert_int_equal(c->nroute, 3);
+	assert_string_equal(c->route[0], "zalo_oa");
+	assert_string_equal(c->route[1], "zns");
+	assert_string_equal(c->route[2], "sms");
+	assert_int_equal(c->nchannels, 3);
+	for (size_t i = 0; i < c->nroute; i++)
+		assert_non_null(config_channel_find(c, c->route[i]));
+	config_free(c);
+
+	c = load_ok("[route]\nchain =\n");
+	assert_int_equal(c->nroute, 0);
+	assert_null(c->route);
+	config_free(c);
+
+	/* Every name must be a [channel.NAME], wherever the section is. */
+	load_errors("[route]\n"
+		    "chain = zns, sms, zalo_o\n" ZNS_CHANNEL
+		    "[channel.Zalo_oa]\n"
+		    "driver = zalo_oa\n"
+		    "url = https://openapi.zalo.me/v3.0/oa/message/cs\n"
+		    "access_token_file = /oa\n",
+		    "loaxa.ini:2: [route] chain: no section [channel.sms] (the "
+		    "channels are zns, Zalo_oa)",
+		    "loaxa.ini:2: [route] chain: no section [channel.zalo_o]; "
+		    "did you mean Zalo_oa?",
+		    NULL);
+	load_errors("[route]\nchain = zns\n",
+		    "loaxa.ini:2: [route] chain: no section [channel.zns] (no "
+		    "channel is declared)",
+		    NULL);
+	load_errors("[route]\nchain = ZNS\n" ZNS_CHANNEL,
+		    "loaxa.ini:2: [route] chain: no section [channel.ZNS]; did "
+		    "you mean zns?",
+		    NULL);
+
+	/* The list itself. */
+	static const struct {
+		const char *text, *why;
+	} bad[] = {
+		{ "zns,,sms", "empty name in the list" },
+		{ "zns,", "empty name in the list" },
+		{ "zns, zns", "'zns' is named twice" },
+		{ "zns sms", "'zns sms' is not a channel name (1 to 32 "
+			     "letters, digits, '-' or '_')" },
+		{ "[channel.zns]", "'[channel.zns]' is not a channel name (1 "
+				   "to 32 letters, digits, '-' or '_')" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char text[128], msg[256];
+		snprintf(text, sizeof text, "[route]\nchain = %s\n",
+			 bad[i].text);
+		snprintf(msg, sizeof msg, "loaxa.ini:2: [route] chain = %s: %s",
+			 bad[i].text, bad[i].why);
+		load_errors(text, msg, NULL);
+	}
+	/* More names than channels can exist. */
+	char text[256] = "[route]\nchain = ";
+	for (int i = 0; i < 33; i++)
+		snprintf(text + strlen(text), sizeof text - strlen(text),
+			 "%sc%d", i ? "," : "", i);
+	snprintf(text + strlen(text), sizeof text - strlen(text), "\n");
+	struct config_diag d = { 0 };
+	assert_int_equal(load(text, &c, &d), -EINVAL);
+	assert_int_equal(d.n, 1);
+	assert_non_null(strstr(d.msgs[0], ": too many channels (max 32)"));
+	config_diag_free(&d);
+}
+
+/* ---- [channel.NAME] ---- */
+
+static void test_channel_sections(void **state)
+{
+	(void)state;
+	struct config *c = load_ok(
+		"[channel.sms-1]\n"
+		"driver = esms\n"
+		"url = https://rest.esms.vn/x\n"
+		"api_key_file = /k\nsecret_key_file = credential:esms\n"
+		"brandname = UBND\n"
+		"[channel.A_b-9xyzxyzxyzxyzxyzxyzxyzxyzxyz]\n"
+		"driver = messenger\n"
+		"url = https://graph.facebook.com/v21.0/me/messages\n"
+		"access_token_file = /p\n");
+	assert_int_equal(c->nchannels, 2);
+	assert_string_equal(c->channels[0].name, "sms-1");
+	assert_int_equal(c->channels[0].line, 1);
+	assert_int_equal(c->channels[0].driver, CHD_ESMS);
+	assert_string_equal(c->channels[0].brandname, "UBND");
+	assert_channel_defaults(&c->channels[0]);
+	assert_string_equal(c->channels[1].name,
+			    "A_b-9xyzxyzxyzxyzxyzxyzxyzxyzxyz");
+	assert_int_equal(c->channels[1].line, 7);
+	assert_int_equal(c->channels[1].driver, CHD_MESSENGER);
+	assert_string_equal(c->channels[1].access_token_file, "/p");
+	assert_channel_limits(&c->channels[1]);
+	assert_ptr_equal(config_channel_find(c, "sms-1"), &c->channels[0]);
+	assert_null(config_channel_find(c, "SMS-1"));
+	assert_null(config_channel_find(c, "sms"));
+	assert_null(config_channel_find(c, NULL));
+	assert_null(config_channel_find(NULL, "sms-1"));
+	config_free(c);
+
+	/* Bad names; keys under them are not reported again. */
+	load_errors("[channel.]\ndriver = zns\n"
+		    "[channel.zns sms]\n"
+		    "[channel.abcdefghijklmnopqrstuvwxyz0123456]\n"
+		    "[channel.Đông]\n"
+		    "[channel]\n"
+		    "[channels.zns]\n"
+		    "[Channel.zns]\n"
+		    "[chanel.zns]\n",
+		    "loaxa.ini:1: invalid channel name in [channel.] (use 1 "
+		    "to 32 letters, digits, '-' or '_')",
+		    "loaxa.ini:3: invalid channel name in [channel.zns sms] "
+		    "(use 1 to 32 letters, digits, '-' or '_')",
+		    "loaxa.ini:4: invalid channel name in "
+		    "[channel.abcdefghijklmnopqrstuvwxyz0123456] (use 1 to 32 "
+		    "letters, digits, '-' or '_')",
+		    "loaxa.ini:5: invalid channel name in [channel.Đông] (use "
+		    "1 to 32 letters, digits, '-' or '_')",
+		    "loaxa.ini:6: unknown section [channel]; a channel is "
+		    "declared as [channel.NAME]",
+		    "loaxa.ini:7: unknown section [channels.zns]; a channel is "
+		    "declared as [channel.NAME]",
+		    "loaxa.ini:8: unknown section [Channel.zns]; a channel is "
+		    "declared as [channel.NAME]",
+		    "loaxa.ini:9: unknown section [chanel.zns]", NULL);
+
+	/* A repeated channel is an error; its keys go to the first one. */
+	load_errors(ZNS_CHANNEL "[api]\n" ZNS_CHANNEL "[channel.ZNS]\n"
+				"rate = 2\n",
+		    "loaxa.ini:7: duplicate section [channel.zns] (first on "
+		    "line 1)",
+		    "loaxa.ini:8: duplicate key 'driver' in [channel.zns] "
+		    "(first set on line 2)",
+		    "loaxa.ini:9: duplicate key 'url' in [channel.zns] (first "
+		    "set on line 3)",
+		    "loaxa.ini:10: duplicate key 'access_token_file' in "
+		    "[channel.zns] (first set on line 4)",
+		    "loaxa.ini:11: duplicate key 'template_id' in "
+		    "[channel.zns] (first set on line 5)",
+		    "loaxa.ini:12: duplicate channel [channel.ZNS] (first on "
+		    "line 1 as [channel.zns]; names differing only in case are "
+		    "too alike)",
+		    NULL);
+
+	/* Keys: unknown, misplaced, outside; trailing text after header. */
+	load_errors(ZNS_CHANNEL "urll = https://x\nsocket = /x\n"
+				"[api]\nbrandname = X\n[channel.b] x\n",
+		    "loaxa.ini:6: unknown key 'urll' in [channel.zns]; did you "
+		    "mean 'url'?",
+		    "loaxa.ini:7: unknown key 'socket' in [channel.zns]; it "
+		    "belongs in [api]",
+		    "loaxa.ini:9: unknown key 'brandname' in [api]; it belongs "
+		    "in [channel.NAME]",
+		    "loaxa.ini:10: unexpected text after [channel.b]",
+		    "loaxa.ini:10: [channel.b] driver is not set (use zns, "
+		    "zalo_oa, messenger, esms or twilio)",
+		    "loaxa.ini:10: [channel.b] url is not set", NULL);
+
+	/* At most 32 channels: the 33rd is reported once. */
+	size_t cap = 40 * 64;
+	char *text = malloc(cap);
+	assert_non_null(text);
+	text[0] = '\0';
+	for (int i = 0; i < 34; i++)
+		snprintf(text + strlen(text), cap - strlen(text),
+			 "[channel.c%d]\ndriver = messenger\nurl = https://m\n"
+			 "access_token_file = /t\n",
+			 i);
+	struct config_diag d = { 0 };
+	assert_int_equal(load(text, &c, &d), -EINVAL);
+	assert_int_equal(d.n, 1);
+	assert_string_equal(d.msgs[0],
+			    "loaxa.ini:129: too many channels (max 32)");
+	config_diag_free(&d);
+	/* 32 are fine. */
+	char *cut = strstr(text, "[channel.c32]");
+	assert_non_null(cut);
+	*cut = '\0';
+	c = load_ok(text);
+	assert_int_equal(c->nchannels, 32);
+	config_free(c);
+	free(text);
+}
+
+static void test_channel_values(void **state)
+{
+	(void)state;
+	struct config *c = load_ok(
+		"[channel.t]\n"
+		"driver = TWILIO\n"
+		"url = HTTPS://api.twilio.com/2010-04-01/Accounts/AC1/"
+		"Messages.json\n"
+		"account_sid = AC0123456789abcdef0123456789abcdef\n"
+		"auth_token_file = credential:twilio.token\n"
+		"from = +15005550006\n"
+		"unicode = yes\n"
+		"callback_url = https://loaxa.example.vn/hooks/twilio?a=1\n"
+		"rate = 0.5\n"
+		"segment_rate = 100000\n"
+		"max_in_flight = 1024\n"
+		"timeout = 5m\n"
+		"connect_timeout = 1m\n"
+		"max_attempts = 100\n"
+		"breaker_failures = 1000\n"
+		"breaker_cooldown = 1h\n");
+	const struct config_channel *ch = &c->channels[0];
+	assert_int_equal(ch->driver, CHD_TWILIO);
+	assert_string_equal(ch->url, "HTTPS://api.twilio.com/2010-04-01/"
+				     "Accounts/AC1/Messages.json");
+	assert_string_equal(ch->auth_token_file, "credential:twilio.token");
+	assert_string_equal(ch->from, "+15005550006");
+	assert_true(ch->unicode);
+	assert_true(ch->rate == 0.5);
+	assert_true(ch->segment_rate == 100000.0);
+	assert_int_equal(ch->max_in_flight, 1024);
+	assert_int_equal(ch->timeout_ms, 300000);
+	assert_int_equal(ch->connect_timeout_ms, 60000);
+	assert_int_equal(ch->max_attempts, 100);
+	assert_int_equal(ch->breaker_failures, 1000);
+	assert_int_equal(ch->breaker_cooldown_ms, 3600000);
+	config_free(c);
+
+	c = load_ok("[channel.m]\ndriver = messenger\n"
+		    "url = http://127.0.0.1:8081/me/messages\n"
+		    "allow_http = yes\naccess_token_file = /p\n"
+		    "messaging_type = response\ntag = confirmed_event_update\n"
+		    "rate = 0\nmax_in_flight = 1\ntimeout = 1s\n"
+		    "connect_timeout = 1s\nmax_attempts = 0\n"
+		    "breaker_failures = 1\nbreaker_cooldown = 1s\n");
+	ch = &c->channels[0];
+	assert_true(ch->allow_http);
+	assert_string_equal(ch->messaging_type, "RESPONSE");
+	assert_string_equal(ch->tag, "CONFIRMED_EVENT_UPDATE");
+	assert_true(ch->rate == 0.0);
+	config_free(c);
+
+	/* Bad values, each on its line. */
+	load_errors(ZNS_CHANNEL
+		    "driver = sms\n"
+		    "allow_http = maybe\n"
+		    "oauth_url = ftp://oauth.zaloapp.com/\n"
+		    "app_id = 12 34\n"
+		    "app_secret_file = secret\n"
+		    "refresh_token_file = credential:a/b\n"
+		    "rate = -1\n"
+		    "max_in_flight = 1025\n"
+		    "timeout = 6m\n"
+		    "connect_timeout = 0\n"
+		    "max_attempts = 101\n"
+		    "breaker_failures = 0\n"
+		    "breaker_cooldown = 2h\n",
+		    "loaxa.ini:6: duplicate key 'driver' in [channel.zns] "
+		    "(first set on line 2)",
+		    "loaxa.ini:7: [channel.zns] allow_http = maybe: not a "
+		    "boolean (use yes or no)",
+		    "loaxa.ini:8: [channel.zns] oauth_url = "
+		    "ftp://oauth.zaloapp.com/: not a web address (it must "
+		    "start with https://)",
+		    "loaxa.ini:9: [channel.zns] app_id = 12 34: must be "
+		    "printable ASCII without spaces",
+		    "loaxa.ini:10: [channel.zns] app_secret_file = secret: not "
+		    "a secret file (use an absolute path or credential:NAME; "
+		    "the secret itself never goes in loaxa.ini)",
+		    "loaxa.ini:11: [channel.zns] refresh_token_file = "
+		    "credential:a/b: not a credential name (credential:NAME, "
+		    "NAME without '/')",
+		    "loaxa.ini:12: [channel.zns] rate = -1: not a number (e.g. "
+		    "10 or 0.5)",
+		    "loaxa.ini:13: [channel.zns] max_in_flight = 1025: out of "
+		    "range (1..1024)",
+		    "loaxa.ini:14: [channel.zns] timeout = 6m: out of range "
+		    "(1s..5m)",
+		    "loaxa.ini:15: [channel.zns] connect_timeout = 0: out of "
+		    "range (1s..1m)",
+		    "loaxa.ini:16: [channel.zns] max_attempts = 101: out of "
+		    "range (0..100)",
+		    "loaxa.ini:17: [channel.zns] breaker_failures = 0: out of "
+		    "range (1..1000)",
+		    "loaxa.ini:18: [channel.zns] breaker_cooldown = 2h: out of "
+		    "range (1s..1h)",
+		    NULL);
+
+	load_errors("[channel.x]\ndriver = sms\nurl = https://x\n",
+		    "loaxa.ini:2: [channel.x] driver = sms: unknown driver "
+		    "(use zns, zalo_oa, messenger, esms or twilio)",
+		    NULL);
+
+	static const struct {
+		const char *key, *value, *why;
+	} bad[] = {
+		{ "url", "rest.esms.vn/x", "not a web address (it must start "
+					   "with https://)" },
+		{ "url", "https://", "missing host after //" },
+		{ "url", "https:///path", "missing host after //" },
+		{ "url", "https://a b", "contains a space (write it as %20)" },
+		{ "brandname", "UBND DONG HA", "not a brandname (up to 11 "
+			"letters without diacritics, digits, spaces, '.' or "
+			"'-')" },
+		{ "brandname", "UBND_HA", "not a brandname (up to 11 letters "
+			"without diacritics, digits, spaces, '.' or '-')" },
+		{ "brandname", "Đông Hà", "not a brandname (up to 11 letters "
+			"without diacritics, digits, spaces, '.' or '-')" },
+		{ "sms_type", "", "not an SMS type (a number, e.g. 2)" },
+		{ "sms_type", "CSKH", "not an SMS type (a number, e.g. 2)" },
+		{ "sms_type", "123", "not an SMS type (a number, e.g. 2)" },
+		{ "api_key_file", "./key", "not a secret file (use an absolute "
+			"path or credential:NAME; the secret itself never goes "
+			"in loaxa.ini)" },
+		{ "secret_key_file", "credential:", "not a credential name "
+			"(credential:NAME, NAME without '/')" },
+		{ "secret_key_file", "credential:..", "not a credential name "
+			"(credential:NAME, NAME without '/')" },
+		{ "callback_url", "/hooks/esms", "not a web address (it must "
+			"start with https://)" },
+		{ "rate", "1,5", "not a number (write decimals with '.', e.g. "
+				 "0.5)" },
+		{ "rate", "1.", "not a number (e.g. 10 or 0.5)" },
+		{ "rate", ".5", "not a number (e.g. 10 or 0.5)" },
+		{ "rate", "1e3", "not a number (e.g. 10 or 0.5)" },
+		{ "rate", "0.0001", "too many decimals (at most 3)" },
+		{ "rate", "100000.001", "out of range (0..100000)" },
+		{ "rate", "99999999999999999999", "out of range (0..100000)" },
+		{ "segment_rate", "100001", "out of range (0..100000)" },
+		{ "unicode", "có", "not a boolean (use yes or no)" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char text[256], msg[512];
+		snprintf(text, sizeof text,
+			 "[channel.e]\ndriver = esms\nurl = https://e\n"
+			 "api_key_file = /k\nsecret_key_file = /s\n"
+			 "brandname = B\n%s = %s\n",
+			 bad[i].key, bad[i].value);
+		snprintf(msg, sizeof msg,
+			 "loaxa.ini:7: [channel.e] %s = %s: %s", bad[i].key,
+			 bad[i].value, bad[i].why);
+		if (strcmp(bad[i].key, "url") == 0 ||
+		    strcmp(bad[i].key, "brandname") == 0 ||
+		    strcmp(bad[i].key, "api_key_file") == 0 ||
+		    strcmp(bad[i].key, "secret_key_file") == 0) {
+			/* Replace the good line of the same key. */
+			char good[64];
+			snprintf(good, sizeof good, "%s = ", bad[i].key);
+			char *at = strstr(text, good);
+			assert_non_null(at);
+			char *eol = strchr(at, '\n');
+			memmove(at, eol + 1, strlen(eol + 1) + 1);
+			snprintf(msg, sizeof msg,
+				 "loaxa.ini:6: [channel.e] %s = %s: %s",
+				 bad[i].key, bad[i].value, bad[i].why);
+		}
+		load_errors(text, msg, NULL);
+	}
+
+	static const struct {
+		const char *key, *value, *why;
+	} tbad[] = {
+		{ "from", "0912345678", "not an E.164 number (write '+', the "
+			"country code and the number, e.g. +15005550006)" },
+		{ "from", "+0912345678", "not an E.164 number (write '+', the "
+			"country code and the number, e.g. +15005550006)" },
+		{ "from", "+8412345", "not an E.164 number (write '+', the "
+			"country code and the number, e.g. +15005550006)" },
+		{ "from", "+8491234567890123", "not an E.164 number (write "
+			"'+', the country code and the number, e.g. "
+			"+15005550006)" },
+		{ "from", "+84 912 345 678", "not an E.164 number (write '+', "
+			"the country code and the number, e.g. "
+			"+15005550006)" },
+		{ "account_sid", "AC\xc3\xa9", "must be printable ASCII "
+			"without spaces" },
+	};
+	for (size_t i = 0; i < sizeof tbad / sizeof tbad[0]; i++) {
+		char text[256], msg[512];
+		snprintf(text, sizeof text,
+			 "[channel.t]\ndriver = twilio\nurl = https://t\n"
+			 "auth_token_file = /a\n%s = %s\n%s\n",
+			 tbad[i].key, tbad[i].value,
+			 strcmp(tbad[i].key, "from") == 0
+				 ? "account_sid = AC1"
+				 : "from = +15005550006");
+		snprintf(msg, sizeof msg,
+			 "loaxa.ini:5: [channel.t] %s = %s: %s", tbad[i].key,
+			 tbad[i].value, tbad[i].why);
+		load_errors(text, msg, NULL);
+	}
+
+	load_errors("[channel.m]\ndriver = messenger\nurl = https://m\n"
+		    "access_token_file = /t\nmessaging_type = TAG\n"
+		    "tag = CONFIRMED EVENT\n",
+		    "loaxa.ini:5: [channel.m] messaging_type = TAG: not a "
+		    "messaging type (use MESSAGE_TAG, RESPONSE or UPDATE)",
+		    "loaxa.ini:6: [channel.m] tag = CONFIRMED EVENT: not a "
+		    "message tag (letters, digits and '_', e.g. "
+		    "CONFIRMED_EVENT_UPDATE)",
+		    NULL);
+
+	/* Decimals through the value checker: thousandths. */
+	uint64_t v = 0;
+	char why[128];
+	const struct config_key_info *rate = key("channel.NAME", "rate");
+	assert_int_equal(config_value_parse(rate, "2.125", &v, why,
+					    sizeof why), 0);
+	assert_int_equal(v, 2125);
+	assert_int_equal(config_value_parse(rate, "0.5000", &v, why,
+					    sizeof why), 0);
+	assert_int_equal(v, 500);
+	assert_int_equal(config_value_parse(rate, "100000", &v, why,
+					    sizeof why), 0);
+	assert_int_equal(v, 100000000);
+	assert_int_equal(config_value_parse(rate, "100000.0001", &v, why,
+					    sizeof why), -EINVAL);
+	assert_int_equal(config_value_parse(rate, "100000.5", &v, why,
+					    sizeof why), -ERANGE);
+	assert_string_equal(why, "out of range (0..100000)");
+	const struct config_key_info wide = { .section = "t", .key = "n",
+					      .type = CFG_DECIMAL, .def = "0",
+					      .min = 0, .max = UINT64_MAX };
+	assert_int_equal(config_value_parse(&wide, "18446744073709551", &v,
+					    why, sizeof why), 0);
+	assert_int_equal(v, 18446744073709551000ULL);
+	assert_int_equal(config_value_parse(&wide, "18446744073709552", &v,
+					    why, sizeof why), -ERANGE);
+}
+
+static void test_channel_http(void **state)
+{
+	(void)state;
+	load_errors("[channel.s]\ndriver = zns\n"
+		    "url = http://127.0.0.1:8081/message/template\n"
+		    "oauth_url = http://127.0.0.1:8081/v4/oa/access_token\n"
+		    "app_id = 1\napp_secret_file = /s\n"
+		    "refresh_token_file = /r\ntemplate_id = 7\n",
+		    "loaxa.ini:3: [channel.s] url = "
+		    "http://127.0.0.1:8081/message/template: plain http is "
+		    "only for the sandbox: set allow_http = yes",
+		    "loaxa.ini:4: [channel.s] oauth_url = "
+		    "http://127.0.0.1:8081/v4/oa/access_token: plain http is "
+		    "only for the sandbox: set allow_http = yes",
+		    NULL);
+	load_errors("[channel.s]\ndriver = messenger\nurl = HTTP://m\n"
+		    "access_token_file = /t\nallow_http = no\n",
+		    "loaxa.ini:3: [channel.s] url = HTTP://m: plain http is "
+		    "only for the sandbox: set allow_http = yes",
+		    NULL);
+	/* A bad allow_http is reported alone. */
+	load_errors("[channel.s]\ndriver = messenger\nurl = http://m\n"
+		    "access_token_file = /t\nallow_http = ja\n",
+		    "loaxa.ini:5: [channel.s] allow_http = ja: not a boolean "
+		    "(use yes or no)",
+		    NULL);
+	struct config *c = load_ok("[channel.s]\nallow_http = yes\n"
+				   "driver = messenger\nurl = http://m\n"
+				   "access_token_file = /t\n");
+	assert_string_equal(c->channels[0].url, "http://m");
+	config_free(c);
+	/* callback_url is ours, not the provider's: http is allowed. */
+	c = load_ok("[channel.e]\ndriver = esms\nurl = https://e\n"
+		    "api_key_file = /k\nsecret_key_file = /s\n"
+		    "brandname = B\ncallback_url = http://gw.local/esms\n");
+	assert_string_equal(c->channels[0].callback_url,
+			    "http://gw.local/esms");
+	config_free(c);
+}
+
+static void test_channel_drivers(void **state)
+{
+	(void)state;
+	/* Each driver's required keys, named in one message on the driver
+	 * line; driver and url on the section line when missing. */
+	load_errors("[channel.a]\n"
+		    "[channel.b]\nurl = https://b\n\ndriver = zns\n"
+		    "[channel.c]\ndriver = zalo_oa\nurl = https://c\n"
+		    "[channel.d]\nurl = https://d\ndriver = messenger\n"
+		    "[channel.e]\ndriver = esms\nurl = https://e\n"
+		    "brandname = X\n"
+		    "[channel.f]\ndriver = twilio\nurl = https://f\n",
+		    "loaxa.ini:1: [channel.a] driver is not set (use zns, "
+		    "zalo_oa, messenger, esms or twilio)",
+		    "loaxa.ini:1: [channel.a] url is not set",
+		    "loaxa.ini:5: [channel.b] driver = zns needs a token: "
+		    "access_token_file, or oauth_url, app_id, app_secret_file "
+		    "and refresh_token_file for loaxad to refresh it",
+		    "loaxa.ini:5: [channel.b] driver = zns needs template_id",
+		    "loaxa.ini:7: [channel.c] driver = zalo_oa needs a token: "
+		    "access_token_file, or oauth_url, app_id, app_secret_file "
+		    "and refresh_token_file for loaxad to refresh it",
+		    "loaxa.ini:11: [channel.d] driver = messenger needs "
+		    "access_token_file",
+		    "loaxa.ini:13: [channel.e] driver = esms needs "
+		    "api_key_file and secret_key_file",
+		    "loaxa.ini:17: [channel.f] driver = twilio needs "
+		    "account_sid, auth_token_file and from",
+		    NULL);
+	/* An empty value is not set. */
+	load_errors("[channel.x]\ndriver =\nurl =\n",
+		    "loaxa.ini:2: [channel.x] driver is not set (use zns, "
+		    "zalo_oa, messenger, esms or twilio)",
+		    "loaxa.ini:3: [channel.x] url is not set", NULL);
+	/* A bad value counts as given: reported once. */
+	load_errors("[channel.e]\ndriver = esms\nurl = https://e\n"
+		    "api_key_file = key\nsecret_key_file = /s\n"
+		    "brandname = Đ\n",
+		    "loaxa.ini:4: [channel.e] api_key_file = key: not a secret "
+		    "file (use an absolute path or credential:NAME; the secret "
+		    "itself never goes in loaxa.ini)",
+		    "loaxa.ini:6: [channel.e] brandname = Đ: not a brandname "
+		    "(up to 11 letters without diacritics, digits, spaces, '.' "
+		    "or '-')",
+		    NULL);
+
+	/* Zalo OAuth: all four keys or none. */
+	load_errors("[channel.z]\ndriver = zalo_oa\nurl = https://z\n"
+		    "oauth_url = https://oauth.zaloapp.com/v4/oa/access_token\n"
+		    "app_id = 1\n",
+		    "loaxa.ini:2: [channel.z] Zalo OAuth needs oauth_url, "
+		    "app_id, app_secret_file and refresh_token_file: "
+		    "app_secret_file and refresh_token_file are not set",
+		    NULL);
+	load_errors("[channel.z]\ndriver = zalo_oa\nurl = https://z\n"
+		    "access_token_file = /t\nrefresh_token_file = /r\n"
+		    "app_id = 1\napp_secret_file = /s\n",
+		    "loaxa.ini:2: [channel.z] Zalo OAuth needs oauth_url, "
+		    "app_id, app_secret_file and refresh_token_file: oauth_url "
+		    "is not set",
+		    NULL);
+	struct config *c = load_ok(
+		"[channel.z]\ndriver = zns\nurl = https://z\n"
+		"oauth_url = https://oauth.zaloapp.com/v4/oa/access_token\n"
+		"app_id = 2074138120372622546\n"
+		"app_secret_file = credential:zalo-secret\n"
+		"refresh_token_file = /var/lib/loaxa/zalo-refresh\n"
+		"template_id = 2345\n"
+		"template_data = customer_name={name}, meeting_time={time}\n");
+	const struct config_channel *ch = &c->channels[0];
+	assert_int_equal(ch->driver, CHD_ZNS);
+	assert_string_equal(ch->access_token_file, "");
+	assert_string_equal(ch->app_id, "2074138120372622546");
+	assert_string_equal(ch->template_data,
+			    "customer_name={name},meeting_time={time}");
+	config_free(c);
+
+	/* Keys of other drivers are errors, named with their drivers. */
+	load_errors(ZNS_CHANNEL
+		    "brandname = UBND\n"
+		    "unicode = yes\n"
+		    "tag = ACCOUNT_UPDATE\n"
+		    "segment_rate = 1\n"
+		    "rate = 5\n",
+		    "loaxa.ini:6: [channel.zns] brandname is not used by "
+		    "driver zns (only by esms)",
+		    "loaxa.ini:7: [channel.zns] unicode is not used by driver "
+		    "zns (only by esms and twilio)",
+		    "loaxa.ini:8: [channel.zns] tag is not used by driver zns "
+		    "(only by messenger)",
+		    "loaxa.ini:9: [channel.zns] segment_rate is not used by "
+		    "driver zns (only by esms and twilio)",
+		    NULL);
+	load_errors("[channel.t]\ndriver = twilio\nurl = https://t\n"
+		    "account_sid = AC1\nauth_token_file = /a\n"
+		    "from = +15005550006\ntemplate_id = 1\n"
+		    "access_token_file = /x\napp_id = 1\n",
+		    "loaxa.ini:7: [channel.t] template_id is not used by "
+		    "driver twilio (only by zns)",
+		    "loaxa.ini:8: [channel.t] access_token_file is not used by "
+		    "driver twilio (only by zns, zalo_oa and messenger)",
+		    "loaxa.ini:9: [channel.t] app_id is not used by driver "
+		    "twilio (only by zns and zalo_oa)",
+		    NULL);
+	/* A bad driver: the rest is not checked against it. */
+	load_errors("[channel.t]\ndriver = twillio\nurl = https://t\n"
+		    "brandname = X\n",
+		    "loaxa.ini:2: [channel.t] driver = twillio: unknown driver "
+		    "(use zns, zalo_oa, messenger, esms or twilio)",
+		    NULL);
+
+	/* Messenger: MESSAGE_TAG needs a tag. */
+	load_errors("[channel.m]\ndriver = messenger\nurl = https://m\n"
+		    "access_token_file = /t\ntag =\n",
+		    "loaxa.ini:5: [channel.m] messaging_type = MESSAGE_TAG "
+		    "needs a tag, e.g. CONFIRMED_EVENT_UPDATE",
+		    NULL);
+	c = load_ok("[channel.m]\ndriver = messenger\nurl = https://m\n"
+		    "access_token_file = /t\ntag =\nmessaging_type = UPDATE\n");
+	assert_string_equal(c->channels[0].tag, "");
+	config_free(c);
+}
+
+static void test_template_data(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text, *stored;
+	} good[] = {
+		{ "a={name}", "a={name}" },
+		{ " customer_name = {name} , time={time},x=Họp {title} {{1}}",
+		  "customer_name={name},time={time},x=Họp {title} {{1}}" },
+		{ "code=2A", "code=2A" },
+		/* A ',' not followed by "name =" is part of the value. */
+		{ "x=Họp {title}, lúc {time}, y = {name}",
+		  "x=Họp {title}, lúc {time},y={name}" },
+		{ "a={name},,b=1", "a={name},,b=1" },
+		{ "a=1, =2, b c", "a=1, =2, b c" },
+		{ "a={name},", "a={name}," },
+		{ "", "" },
+	};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		char text[256];
+		snprintf(text, sizeof text, ZNS_CHANNEL "template_data = %s\n",
+			 good[i].text);
+		struct config *c = load_ok(text);
+		assert_string_equal(c->channels[0].template_data,
+				    good[i].stored);
+		config_free(c);
+	}
+	static const struct {
+		const char *text, *why;
+	} bad[] = {
+		{ "a={nmae}", "parameter a: unknown placeholder {nmae} at "
+			      "character 1" },
+		{ "a={name}, b=x {time", "parameter b: unclosed '{' at "
+					 "character 3 (write {{ for a literal "
+					 "brace)" },
+		{ "a={}", "parameter a: empty placeholder {} at character "
+			  "1" },
+		{ "{name}", "item 1 is not param=value (write "
+			    "param={placeholder}, ...)" },
+		{ "=2", "item 1 has no parameter name before '='" },
+		{ "a b=1", "item 1 is not param=value (write "
+			   "param={placeholder}, ...)" },
+		{ "tên=1", "item 1 is not param=value (write "
+			   "param={placeholder}, ...)" },
+		{ "a=1, a={name}", "parameter a is given twice" },
+		{ "a=", "parameter a has no value" },
+		{ "a=, b=1", "parameter a has no value" },
+		{ "a=1, b= ", "parameter b has no value" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char text[256], msg[512];
+		snprintf(text, sizeof text, ZNS_CHANNEL "template_data = %s\n",
+			 bad[i].text);
+		snprintf(msg, sizeof msg,
+			 "loaxa.ini:6: [channel.zns] template_data: %s",
+			 bad[i].why);
+		load_errors(text, msg, NULL);
+	}
+	/* Limits, through the value checker. */
+	const struct config_key_info *k = key("channel.NAME", "template_data");
+	char why[256], v[1024];
+	size_t o = 0;
+	for (int i = 0; i < 64; i++)
+		o += (size_t)snprintf(v + o, sizeof v - o, "%sp%d=1",
+				      i ? "," : "", i);
+	assert_int_equal(config_value_parse(k, v, NULL, why, sizeof why), 0);
+	snprintf(v + o, sizeof v - o, ",p64=1");
+	assert_int_equal(config_value_parse(k, v, NULL, why, sizeof why),
+			 -EINVAL);
+	assert_string_equal(why, "too many parameters (max 64)");
+	/* A 64-character name is the longest. */
+	memset(v, 'k', 64);
+	snprintf(v + 64, sizeof v - 64, "=1");
+	assert_int_equal(config_value_parse(k, v, NULL, why, sizeof why), 0);
+	memset(v, 'k', 65);
+	snprintf(v + 65, sizeof v - 65, "=1");
+	assert_int_equal(config_value_parse(k, v, NULL, why, sizeof why),
+			 -EINVAL);
+	assert_string_equal(why, "item 1: a parameter name is at most 64 "
+				 "letters, digits or '_'");
+}
+
+/* ---- secrets ---- */
+
+static void write_mode(const char *path, const char *data, size_t len,
+		       mode_t mode)
+{
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/* Runs config_read_secret with the log captured; returns what was
+ * logged (caller frees). */
+static char *read_secret_logged(const char *ref, int *r, char **ret,
+				char *err, size_t errsz)
+{
+	char *logbuf = NULL;
+	size_t loglen = 0;
+	FILE *f = open_memstream(&logbuf, &loglen);
+	assert_non_null(f);
+	log_set_stream(f);
+	*r = config_read_secret(ref, ret, err, errsz);
+	log_set_stream(NULL);
+	assert_int_equal(fclose(f), 0);
+	return logbuf;
+}
+
+static void test_secrets(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test-config-secret-XXXXXX", path[128], ref[160];
+	char err[512], want[512], *s = NULL, *logged;
+	int r;
+	assert_non_null(mkdtemp(dir));
+
+	/* A file: trailing whitespace removed, nothing logged. */
+	snprintf(path, sizeof path, "%s/token", dir);
+	static const char tok[] = "  s3cr3t-T0ken value\r\n\n \t";
+	write_mode(path, tok, sizeof tok - 1, 0600);
+	logged = read_secret_logged(path, &r, &s, err, sizeof err);
+	assert_int_equal(r, 0);
+	assert_string_equal(s, "  s3cr3t-T0ken value");
+	assert_string_equal(logged, "");
+	free(logged);
+	free(s);
+	s = NULL;
+
+	/* Readable by every user: a warning naming the file, not the
+	 * secret. */
+	assert_int_equal(chmod(path, 0644), 0);
+	logged = read_secret_logged(path, &r, &s, err, sizeof err);
+	assert_int_equal(r, 0);
+	assert_string_equal(s, "  s3cr3t-T0ken value");
+	snprintf(want, sizeof want,
+		 "<4>[cfg] secret file %s is readable by every user: chmod "
+		 "o-r it\n",
+		 path);
+	assert_string_equal(logged, want);
+	assert_null(strstr(logged, "s3cr3t"));
+	free(logged);
+	free(s);
+	s = NULL;
+	/* Group-readable is the admin's choice: no warning. */
+	assert_int_equal(chmod(path, 0640), 0);
+	logged = read_secret_logged(path, &r, &s, err, sizeof err);
+	assert_int_equal(r, 0);
+	assert_string_equal(logged, "");
+	free(logged);
+	free(s);
+	s = NULL;
+
+	/* credential:NAME, with and without $CREDENTIALS_DIRECTORY. */
+	char *saved = getenv("CREDENTIALS_DIRECTORY");
+	saved = saved ? strdup(saved) : NULL;
+	assert_int_equal(unsetenv("CREDENTIALS_DIRECTORY"), 0);
+	assert_int_equal(config_read_secret("credential:token", &s, err,
+					    sizeof err),
+			 -ENOENT);
+	assert_null(s);
+	assert_string_equal(err, "credential:token needs systemd's "
+				 "LoadCredential= ($CREDENTIALS_DIRECTORY is "
+				 "not set)");
+	assert_int_equal(setenv("CREDENTIALS_DIRECTORY", "", 1), 0);
+	assert_int_equal(config_read_secret("credential:token", &s, err,
+					    sizeof err),
+			 -ENOENT);
+	assert_int_equal(setenv("CREDENTIALS_DIRECTORY", dir, 1), 0);
+	assert_int_equal(chmod(path, 0400), 0);
+	assert_int_equal(config_read_secret("credential:token", &s, err,
+					    sizeof err),
+			 0);
+	assert_string_equal(s, "  s3cr3t-T0ken value");
+	free(s);
+	s = NULL;
+	assert_int_equal(config_read_secret("credential:nope", &s, err,
+					    sizeof err),
+			 -ENOENT);
+	snprintf(want, sizeof want,
+		 "cannot read secret file %s/nope: No such file or directory",
+		 dir);
+	assert_string_equal(err, want);
+	assert_int_equal(config_read_secret("credential:../token", &s, err,
+					    sizeof err),
+			 -EINVAL);
+	assert_string_equal(err, "credential:../token: not a credential name "
+				 "(NAME without '/')");
+	assert_int_equal(config_read_secret("credential:", &s, err,
+					    sizeof err),
+			 -EINVAL);
+	if (saved) {
+		setenv("CREDENTIALS_DIRECTORY", saved, 1);
+		free(saved);
+	} else {
+		unsetenv("CREDENTIALS_DIRECTORY");
+	}
+
+	/* Empty, or only whitespace. */
+	snprintf(path, sizeof path, "%s/empty", dir);
+	write_mode(path, " \n\t\r\n", 5, 0600);
+	assert_int_equal(config_read_secret(path, &s, err, sizeof err),
+			 -EINVAL);
+	snprintf(want, sizeof want, "secret file %s is empty", path);
+	assert_string_equal(err, want);
+	write_mode(path, "", 0, 0600);
+	assert_int_equal(config_read_secret(path, &s, err, sizeof err),
+			 -EINVAL);
+	assert_string_equal(err, want);
+	assert_null(s);
+
+	/* A NUL byte would cut the secret short. */
+	write_mode(path, "ab\0cd", 5, 0600);
+	assert_int_equal(config_read_secret(path, &s, err, sizeof err),
+			 -EINVAL);
+	snprintf(want, sizeof want, "secret file %s contains a NUL byte",
+		 path);
+	assert_string_equal(err, want);
+
+	/* 64 KiB is the most. */
+	char *big = malloc(65537);
+	assert_non_null(big);
+	memset(big, 'x', 65537);
+	write_mode(path, big, 65536, 0600);
+	assert_int_equal(config_read_secret(path, &s, err, sizeof err), 0);
+	assert_int_equal(strlen(s), 65536);
+	free(s);
+	s = NULL;
+	write_mode(path, big, 65537, 0600);
+	free(big);
+	assert_int_equal(config_read_secret(path, &s, err, sizeof err),
+			 -EFBIG);
+	snprintf(want, sizeof want, "secret file %s is larger than 64 KiB",
+		 path);
+	assert_string_equal(err, want);
+	assert_null(s);
+	assert_int_equal(unlink(path), 0);
+
+	/* Missing file, a directory, not a reference. */
+	snprintf(path, sizeof path, "%s/missing", dir);
+	assert_int_equal(config_read_secret(path, &s, err, sizeof err),
+			 -ENOENT);
+	snprintf(want, sizeof want,
+		 "cannot read secret file %s: No such file or directory", path);
+	assert_string_equal(err, want);
+	assert_int_equal(config_read_secret(dir, &s, err, sizeof err),
+			 -EINVAL);
+	snprintf(want, sizeof want, "secret file %s is not a regular file",
+		 dir);
+	assert_string_equal(err, want);
+	assert_int_equal(config_read_secret("token", &s, err, sizeof err),
+			 -EINVAL);
+	assert_string_equal(err, "token: not an absolute path or "
+				 "credential:NAME");
+	assert_int_equal(config_read_secret("", &s, err, sizeof err),
+			 -EINVAL);
+	assert_string_equal(err, "no secret file is set");
+	assert_int_equal(config_read_secret(NULL, &s, NULL, 0), -EINVAL);
+	snprintf(ref, sizeof ref, "%s/token", dir);
+	assert_int_equal(config_read_secret(ref, NULL, err, sizeof err),
+			 -EINVAL);
+	assert_null(s);
+
+	assert_int_equal(unlink(ref), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 /* ---- reload, derived values, files ---- */
 
 static void test_diff_nonreloadable(void **state)
@@ -1032,6 +2249,25 @@ static void test_diff_nonreloadable(void **state)
 				       "takes effect after a restart");
 	assert_string_equal(d.msgs[3], "loaxa.ini: [api] socket_mode changed: "
 				       "takes effect after a restart");
+	config_diag_free(&d);
+	config_free(b);
+
+	/* [broadcast], [templates], [route] and channels reload, except
+	 * timezone; the same offset written another way is a change too. */
+	b = load_ok("[broadcast]\nnotice_ttl = 1h\nquiet_hours =\n"
+		    "retry_initial = 1s\nretry_max = 1m\nmax_attempts = 9\n"
+		    "fanout_chunk = 100\nsms_warn_segments = 1\n"
+		    "[templates]\nnotice = {body}\n"
+		    "[route]\nchain = zns\n" ZNS_CHANNEL);
+	assert_int_equal(config_diff_nonreloadable(a, b, &d), 0);
+	assert_int_equal(config_diff_nonreloadable(b, a, &d), 0);
+	assert_int_equal(d.n, 0);
+	config_free(b);
+	b = load_ok("[broadcast]\ntimezone = +07:00\n");
+	assert_int_equal(b->utc_offset_min, a->utc_offset_min);
+	assert_int_equal(config_diff_nonreloadable(a, b, &d), 1);
+	assert_string_equal(d.msgs[0], "loaxa.ini: [broadcast] timezone "
+				       "changed: takes effect after a restart");
 	config_diag_free(&d);
 	config_free(b);
 	config_free(a);
@@ -1161,6 +2397,136 @@ static void rtrim(char *s)
 		s[--n] = '\0';
 }
 
+/* The keys each driver's example block must show, and nothing else. */
+static const struct {
+	const char *driver;
+	const char *keys[20];
+} example_keys[] = {
+	{ "zns", { "access_token_file", "oauth_url", "app_id",
+		   "app_secret_file", "refresh_token_file", "template_id",
+		   "template_data" } },
+	{ "zalo_oa", { "access_token_file", "oauth_url", "app_id",
+		       "app_secret_file", "refresh_token_file" } },
+	{ "messenger", { "access_token_file", "messaging_type", "tag" } },
+	{ "esms", { "api_key_file", "secret_key_file", "brandname",
+		    "sms_type", "unicode", "callback_url", "segment_rate" } },
+	{ "twilio", { "account_sid", "auth_token_file", "from", "unicode",
+		      "callback_url", "segment_rate" } },
+};
+static const char *const common_keys[] = {
+	"driver", "url", "allow_http", "rate", "max_in_flight", "timeout",
+	"connect_timeout", "max_attempts", "breaker_failures",
+	"breaker_cooldown",
+};
+
+static bool example_has(size_t d, const char *k)
+{
+	for (size_t i = 0; i < sizeof common_keys / sizeof common_keys[0];
+	     i++)
+		if (strcmp(common_keys[i], k) == 0)
+			return true;
+	for (size_t i = 0; example_keys[d].keys[i]; i++)
+		if (strcmp(example_keys[d].keys[i], k) == 0)
+			return true;
+	return false;
+}
+
+/* ";key = value" (or ";[section]"): a commented-out line to uncomment. */
+static bool is_commented_setting(const char *line)
+{
+	return line[0] == ';' && line[1] && line[1] != ' ' && line[1] != ';';
+}
+
+static size_t code_points(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+/* The example channel blocks: ";[channel.DRIVER]" up to the next section
+ * or example; each shows every key of its driver once, under its doc. */
+static void check_examples(char **lines, size_t n, const char *path)
+{
+	const struct config_key_info *k;
+	size_t nk = config_keys(&k);
+	size_t nex = sizeof example_keys / sizeof example_keys[0];
+	bool seen_block[8] = { false };
+	bool key_shown[128] = { false };
+	assert_true(nk <= 128);
+
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(lines[i], ";[channel.", 10) != 0)
+			continue;
+		size_t d = nex;
+		for (size_t j = 0; j < nex; j++) {
+			char want[64];
+			snprintf(want, sizeof want, ";[channel.%s]",
+				 example_keys[j].driver);
+			if (strcmp(lines[i], want) == 0)
+				d = j;
+		}
+		if (d == nex)
+			fail_msg("%s: example %s is for no driver", path,
+				 lines[i]);
+		assert_false(seen_block[d]);
+		seen_block[d] = true;
+		int count[128] = { 0 };
+		size_t j = i + 1;
+		for (; j < n && lines[j][0] != '[' &&
+		       strncmp(lines[j], ";[", 2) != 0;
+		     j++) {
+			if (!is_commented_setting(lines[j]))
+				continue;
+			size_t ki = nk;
+			for (size_t m = 0; m < nk; m++) {
+				size_t kl = strlen(k[m].key);
+				if (strcmp(k[m].section, "channel.NAME") == 0 &&
+				    strncmp(lines[j] + 1, k[m].key, kl) == 0 &&
+				    strncmp(lines[j] + 1 + kl, " =", 2) == 0)
+					ki = m;
+			}
+			if (ki == nk)
+				fail_msg("%s: '%s' in the %s example is not a "
+					 "channel key", path, lines[j],
+					 example_keys[d].driver);
+			if (!example_has(d, k[ki].key))
+				fail_msg("%s: the %s example shows %s, which "
+					 "it does not use", path,
+					 example_keys[d].driver, k[ki].key);
+			char doc[128];
+			snprintf(doc, sizeof doc, "; %s", k[ki].doc);
+			if (strcmp(lines[j - 1], doc) != 0)
+				fail_msg("line above '%s' is not '%s'",
+					 lines[j], doc);
+			count[ki]++;
+			key_shown[ki] = true;
+		}
+		for (size_t m = 0; m < nk; m++)
+			if (strcmp(k[m].section, "channel.NAME") == 0 &&
+			    count[m] != (example_has(d, k[m].key) ? 1 : 0))
+				fail_msg("%s: the %s example shows %s %d "
+					 "times", path, example_keys[d].driver,
+					 k[m].key, count[m]);
+		char first[64];
+		snprintf(first, sizeof first, ";driver = %s",
+			 example_keys[d].driver);
+		size_t f = i + 1;
+		while (f < j && !is_commented_setting(lines[f]))
+			f++;
+		assert_true(f < j);
+		assert_string_equal(lines[f], first);
+	}
+	for (size_t d = 0; d < nex; d++)
+		if (!seen_block[d])
+			fail_msg("%s: no example for driver %s", path,
+				 example_keys[d].driver);
+	for (size_t m = 0; m < nk; m++)
+		if (strcmp(k[m].section, "channel.NAME") == 0 && !key_shown[m])
+			fail_msg("%s: no example shows %s", path, k[m].key);
+}
+
 static void test_shipped_file(void **state)
 {
 	(void)state;
@@ -1181,17 +2547,21 @@ static void test_shipped_file(void **state)
 	config_free(c);
 
 	/* Each key appears as ";key = default" in its section, right below
-	 * "; <doc>"; reloadable keys are named in the header. */
+	 * "; <doc>"; reloadable keys (or their sections) are named in the
+	 * header. Channel keys are shown in the examples instead. */
 	char *data = read_all(path);
-	char *lines[512];
+	char *copy = strdup(data);
+	assert_non_null(copy);
+	char *lines[1024];
 	size_t n = 0;
-	for (char *s = data, *nl; s && *s && n < 512; s = nl ? nl + 1 : NULL) {
+	for (char *s = data, *nl; s && *s && n < 1024; s = nl ? nl + 1 : NULL) {
 		nl = strchr(s, '\n');
 		if (nl)
 			*nl = '\0';
 		rtrim(s);
 		lines[n++] = s;
 	}
+	assert_true(n < 1024);
 	size_t first_section = n;
 	for (size_t i = 0; i < n; i++)
 		if (lines[i][0] == '[') {
@@ -1202,7 +2572,22 @@ static void test_shipped_file(void **state)
 	const struct config_key_info *k;
 	size_t nk = config_keys(&k);
 	for (size_t i = 0; i < nk; i++) {
-		char want[256], sect[64], doc[128];
+		char want[256], sect[64], doc[128], head[64];
+		snprintf(head, sizeof head, "[%s]", k[i].section);
+		bool named = false, sect_named = false;
+		for (size_t j = 0; j < first_section; j++) {
+			named = named || strstr(lines[j], k[i].key);
+			sect_named = sect_named || strstr(lines[j], head);
+		}
+		if (k[i].reloadable && !named && !sect_named)
+			fail_msg("reloadable key '%s' not named in the header "
+				 "of %s", k[i].key, path);
+		if (!k[i].reloadable && sect_named && !named)
+			fail_msg("[%s] is said to reload, but not '%s'",
+				 k[i].section, k[i].key);
+		if (strcmp(k[i].section, "channel.NAME") == 0)
+			continue;
+
 		snprintf(want, sizeof want, ";%s = %s", k[i].key, k[i].def);
 		rtrim(want);
 		snprintf(doc, sizeof doc, "; %s", k[i].doc);
@@ -1216,13 +2601,9 @@ static void test_shipped_file(void **state)
 			if (strcmp(lines[j], want) == 0) {
 				found++;
 				at = j;
-				char expect[64];
-				snprintf(expect, sizeof expect, "[%s]",
-					 k[i].section);
-				if (!in || strcmp(in, expect) != 0)
+				if (!in || strcmp(in, head) != 0)
 					fail_msg("'%s' is in %s, not %s", want,
-						 in ? in : "no section",
-						 expect);
+						 in ? in : "no section", head);
 			}
 		}
 		if (found != 1)
@@ -1230,19 +2611,55 @@ static void test_shipped_file(void **state)
 				 path);
 		if (at == 0 || strcmp(lines[at - 1], doc) != 0)
 			fail_msg("line above '%s' is not '%s'", want, doc);
-
-		if (k[i].reloadable) {
-			bool named = false;
-			for (size_t j = 0; j < first_section; j++)
-				named = named || strstr(lines[j], k[i].key);
-			if (!named)
-				fail_msg("reloadable key '%s' not named in the "
-					 "header of %s", k[i].key, path);
-		}
 	}
-	for (size_t i = 0; i < n; i++)
-		assert_true(strlen(lines[i]) <= 80 + 20); /* UTF-8 slack */
+	check_examples(lines, n, path);
+
+	/* 80 columns, but a setting cannot be wrapped: it only has to fit
+	 * inih's line once uncommented. */
+	for (size_t i = 0; i < n; i++) {
+		if (is_commented_setting(lines[i]))
+			assert_true(strlen(lines[i]) <= 1 + 198);
+		else if (code_points(lines[i]) > 80)
+			fail_msg("%s:%zu is longer than 80 columns", path,
+				 i + 1);
+	}
 	free(data);
+
+	/* Every example uncommented: five channels, all else default. */
+	size_t len = strlen(copy), o = 0;
+	char *un = malloc(len + 1);
+	assert_non_null(un);
+	for (char *s = copy, *nl; s && *s; s = nl ? nl + 1 : NULL) {
+		nl = strchr(s, '\n');
+		size_t l = nl ? (size_t)(nl - s + 1) : strlen(s);
+		size_t skip = is_commented_setting(s) ? 1 : 0;
+		memcpy(un + o, s + skip, l - skip);
+		o += l - skip;
+	}
+	un[o] = '\0';
+	free(copy);
+	c = NULL;
+	r = config_load_buffer(path, un, o, &c, &d);
+	if (r)
+		dump(&d);
+	assert_int_equal(r, 0);
+	free(un);
+	assert_int_equal(c->nchannels, 5);
+	for (size_t i = 0; i < 5; i++) {
+		const struct config_channel *ch = &c->channels[i];
+		assert_string_equal(ch->name, example_keys[i].driver);
+		assert_string_equal(channel_driver_name(
+					    (enum channel_driver)ch->driver),
+				    ch->name);
+		assert_channel_limits(ch);
+	}
+	struct config_channel *chs = c->channels;
+	c->channels = NULL; /* the rest must be the defaults */
+	c->nchannels = 0;
+	assert_defaults(c);
+	c->channels = chs;
+	c->nchannels = 5;
+	config_free(c);
 }
 
 int main(void)
@@ -1275,6 +2692,18 @@ int main(void)
 		cmocka_unit_test(test_groups_too_many),
 		cmocka_unit_test(test_cross_listen_token),
 		cmocka_unit_test(test_cross_socket_length),
+		cmocka_unit_test(test_broadcast_values),
+		cmocka_unit_test(test_retry_cross),
+		cmocka_unit_test(test_quiet_hours),
+		cmocka_unit_test(test_timezone),
+		cmocka_unit_test(test_templates),
+		cmocka_unit_test(test_route),
+		cmocka_unit_test(test_channel_sections),
+		cmocka_unit_test(test_channel_values),
+		cmocka_unit_test(test_channel_http),
+		cmocka_unit_test(test_channel_drivers),
+		cmocka_unit_test(test_template_data),
+		cmocka_unit_test(test_secrets),
 		cmocka_unit_test(test_diff_nonreloadable),
 		cmocka_unit_test(test_database_path),
 		cmocka_unit_test(test_load_file),
