@@ -25,6 +25,7 @@
  */
 #include "loaxa/store.h"
 #include "loaxa/text.h"
+#include "store-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -90,6 +91,82 @@ static const char *const migrations[] = {
 	"INSERT INTO meta(key, value) VALUES"
 	" ('created_by', '" STORE_CREATED_BY "'),"
 	" ('instance_id', lower(hex(randomblob(16))));",
+
+	/* 3: broadcasts. Household ids are never reused (history points at
+	 * them): household_seq remembers the highest id ever given. */
+	"INSERT INTO meta(key, value) VALUES ('household_seq',"
+	" (SELECT coalesce(max(id), 0) FROM households));"
+	"CREATE TRIGGER households_seq AFTER INSERT ON households BEGIN"
+	" UPDATE meta SET value = NEW.id WHERE key = 'household_seq'"
+	"  AND CAST(value AS INTEGER) < NEW.id; END;"
+	"CREATE TABLE broadcasts ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" kind INTEGER NOT NULL,"
+	" urgent INTEGER NOT NULL DEFAULT 0,"
+	" state INTEGER NOT NULL,"
+	" title TEXT NOT NULL, body TEXT, place TEXT, agenda TEXT,"
+	" starts_ms INTEGER NOT NULL DEFAULT 0,"
+	" send_at_ms INTEGER NOT NULL,"
+	" expires_ms INTEGER NOT NULL,"
+	" all_groups INTEGER NOT NULL DEFAULT 0,"
+	" reminders TEXT NOT NULL DEFAULT '',"
+	" idem_key TEXT UNIQUE,"
+	" created_ms INTEGER NOT NULL,"
+	" updated_ms INTEGER NOT NULL,"
+	" finished_ms INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE broadcast_groups ("
+	" broadcast_id INTEGER NOT NULL REFERENCES broadcasts(id),"
+	" group_id INTEGER NOT NULL,"
+	" PRIMARY KEY (broadcast_id, group_id)) WITHOUT ROWID;"
+	"CREATE TABLE waves ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" broadcast_id INTEGER NOT NULL REFERENCES broadcasts(id),"
+	" seq INTEGER NOT NULL,"
+	" send_at_ms INTEGER NOT NULL,"
+	" expires_ms INTEGER NOT NULL,"
+	" state INTEGER NOT NULL,"
+	" cursor INTEGER NOT NULL DEFAULT 0,"
+	" total INTEGER NOT NULL DEFAULT 0,"
+	" UNIQUE (broadcast_id, seq));"
+	"CREATE TABLE deliveries ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" wave_id INTEGER NOT NULL,"
+	" broadcast_id INTEGER NOT NULL,"
+	" household_id INTEGER NOT NULL,"
+	" group_id INTEGER NOT NULL,"
+	" status INTEGER NOT NULL,"
+	" next_at_ms INTEGER NOT NULL,"
+	" chain_pos INTEGER NOT NULL DEFAULT 0,"
+	" channel TEXT,"
+	" recipient TEXT,"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" total_attempts INTEGER NOT NULL DEFAULT 0,"
+	" msg_id TEXT, code TEXT, message TEXT,"
+	" possible_dup INTEGER NOT NULL DEFAULT 0,"
+	" sms_encoding INTEGER, sms_segments INTEGER,"
+	" sent_ms INTEGER, final_ms INTEGER,"
+	" updated_ms INTEGER NOT NULL,"
+	" UNIQUE (wave_id, household_id));"
+	"CREATE INDEX deliveries_due ON deliveries(wave_id, next_at_ms)"
+	" WHERE status = 0;"
+	"CREATE INDEX deliveries_sending ON deliveries(status)"
+	" WHERE status = 1;"
+	"CREATE INDEX deliveries_broadcast ON deliveries(broadcast_id, status);"
+	"CREATE INDEX deliveries_msg ON deliveries(msg_id)"
+	" WHERE msg_id IS NOT NULL;"
+	"CREATE TABLE attempts ("
+	" id INTEGER PRIMARY KEY,"
+	" delivery_id INTEGER NOT NULL,"
+	" at_ms INTEGER NOT NULL,"
+	" channel TEXT NOT NULL,"
+	" http_status INTEGER, outcome INTEGER, code TEXT, message TEXT,"
+	" latency_ms INTEGER);"
+	"CREATE INDEX attempts_delivery ON attempts(delivery_id);"
+	"CREATE TABLE tokens ("
+	" channel TEXT PRIMARY KEY,"
+	" access_token TEXT, refresh_token TEXT,"
+	" expires_ms INTEGER NOT NULL DEFAULT 0,"
+	" updated_ms INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION,
@@ -97,35 +174,6 @@ _Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION,
 
 /* ---- prepared statements ------------------------------------------------ */
 
-enum {
-	ST_BEGIN,
-	ST_COMMIT,
-	ST_ROLLBACK,
-	ST_SAVEPOINT,
-	ST_RELEASE,
-	ST_ROLLBACK_TO,
-	ST_USER_VERSION,
-	ST_GROUP_LIST,
-	ST_GROUP_GET,
-	ST_GROUP_GET_BY_CODE,
-	ST_GROUP_INSERT,
-	ST_GROUP_UPDATE,
-	ST_GROUP_DELETE,
-	ST_GROUP_HAS_HOUSEHOLDS,
-	ST_GROUP_DELETE_HOUSEHOLDS,
-	ST_HH_INSERT,
-	ST_HH_UPDATE,
-	ST_HH_GET,
-	ST_HH_DELETE,
-	ST_HH_SET_OPTED_OUT,
-	ST_HH_LIST,
-	ST_PHONES_OF,
-	ST_PHONE_OWNER,
-	ST_PHONES_DELETE,
-	ST_PHONE_INSERT,
-	ST_COUNTS,
-	ST_MAX
-};
 
 #define GROUP_COLS \
 	"g.id, g.code, g.name, g.from_config," \
@@ -162,9 +210,12 @@ static const char *const stmt_sql[ST_MAX] = {
 		"DELETE FROM households WHERE group_id = ?1",
 
 	[ST_HH_INSERT] =
-		"INSERT INTO households(group_id, name, address, zalo_user_id,"
-		" messenger_psid, note, opted_out, created_ms, updated_ms)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+		"INSERT INTO households(id, group_id, name, address,"
+		" zalo_user_id, messenger_psid, note, opted_out, created_ms,"
+		" updated_ms) VALUES ((SELECT max((SELECT coalesce(max(id), 0)"
+		" FROM households), (SELECT CAST(value AS INTEGER) FROM meta"
+		" WHERE key = 'household_seq')) + 1),"
+		" ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[ST_HH_UPDATE] =
 		"UPDATE households SET group_id = ?1, name = ?2, address = ?3,"
 		" zalo_user_id = ?4, messenger_psid = ?5, note = ?6,"
@@ -208,28 +259,9 @@ static const char *const stmt_sql[ST_MAX] = {
 		" (SELECT count(*) FROM households WHERE opted_out != 0)",
 };
 
-struct store {
-	sqlite3 *db;
-	char *path;
-	int lock_fd;
-	unsigned depth;      /* store_begin nesting; 0 = autocommit */
-	int aborted;         /* -errno: SQLite rolled the transaction back */
-	bool in_group_list, in_household_list;
-	bool ready;          /* fully opened */
-	char errmsg[256];    /* SQLite's (or our) words for the last failure */
-	sqlite3_stmt *st[ST_MAX];
-};
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static void stmt_donep(sqlite3_stmt **st)
-{
-	if (*st) {
-		sqlite3_reset(*st);
-		sqlite3_clear_bindings(*st);
-	}
-}
-#define _cleanup_stmt_ _cleanup_(stmt_donep)
 
 static void seterr(char *err, size_t errsz, const char *fmt, ...)
 	_printf_(3, 4);
@@ -243,8 +275,7 @@ static void seterr(char *err, size_t errsz, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void store_seterr(struct store *s, const char *fmt, ...) _printf_(2, 3);
-static void store_seterr(struct store *s, const char *fmt, ...)
+void store__seterr(struct store *s, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -310,7 +341,7 @@ static int store_errno(sqlite3 *db, int rc)
 
 /* Record a failed SQLite call: keep its message, reset the statement, and
  * notice when SQLite rolled our transaction back behind our back. */
-static int store_fail(struct store *s, sqlite3_stmt *st, int rc)
+int store__fail(struct store *s, sqlite3_stmt *st, int rc)
 {
 	int r = store_errno(s->db, rc);
 	if (r == 0)
@@ -327,7 +358,7 @@ static int store_fail(struct store *s, sqlite3_stmt *st, int rc)
 }
 
 /* Step once: 1 = a row, 0 = done, -errno = failed (recorded). */
-static int store_step(struct store *s, sqlite3_stmt *st)
+int store__step(struct store *s, sqlite3_stmt *st)
 {
 	if (s->aborted) {
 		sqlite3_reset(st);
@@ -338,18 +369,18 @@ static int store_step(struct store *s, sqlite3_stmt *st)
 		return 1;
 	if (rc == SQLITE_DONE)
 		return 0;
-	return store_fail(s, st, rc);
+	return store__fail(s, st, rc);
 }
 
 /* Step a statement that returns no rows. */
-static int store_exec(struct store *s, sqlite3_stmt *st)
+int store__exec(struct store *s, sqlite3_stmt *st)
 {
-	int r = store_step(s, st);
+	int r = store__step(s, st);
 	return r > 0 ? 0 : r;
 }
 
 /* Binding helpers: chain them, the first failure sticks in *rc. */
-static void bind_i64(sqlite3_stmt *st, int i, int64_t v, int *rc)
+void store__bind_i64(sqlite3_stmt *st, int i, int64_t v, int *rc)
 {
 	if (*rc == SQLITE_OK)
 		*rc = sqlite3_bind_int64(st, i, v);
@@ -357,7 +388,7 @@ static void bind_i64(sqlite3_stmt *st, int i, int64_t v, int *rc)
 
 /* The text must outlive the step: statements are reset and cleared before
  * the functions binding them return. NULL binds SQL NULL. */
-static void bind_str(sqlite3_stmt *st, int i, const char *v, int *rc)
+void store__bind_str(sqlite3_stmt *st, int i, const char *v, int *rc)
 {
 	if (*rc != SQLITE_OK)
 		return;
@@ -367,13 +398,13 @@ static void bind_str(sqlite3_stmt *st, int i, const char *v, int *rc)
 		*rc = sqlite3_bind_null(st, i);
 }
 
-static int bind_check(struct store *s, sqlite3_stmt *st, int rc)
+int store__bind_check(struct store *s, sqlite3_stmt *st, int rc)
 {
-	return rc == SQLITE_OK ? 0 : store_fail(s, st, rc);
+	return rc == SQLITE_OK ? 0 : store__fail(s, st, rc);
 }
 
 /* Copy a text column; NULL stays NULL. */
-static int col_str(sqlite3_stmt *st, int i, char **ret)
+int store__col_str(sqlite3_stmt *st, int i, char **ret)
 {
 	if (sqlite3_column_type(st, i) == SQLITE_NULL) {
 		*ret = NULL;
@@ -501,7 +532,7 @@ static int store_lock(struct store *s, char *err, size_t errsz)
 /* A failure while opening: a sentence for a person, from SQLite's code. */
 static int store_open_fail(struct store *s, int rc, char *err, size_t errsz)
 {
-	int r = store_fail(s, NULL, rc);
+	int r = store__fail(s, NULL, rc);
 
 	switch (r) {
 	case -EBADMSG:
@@ -572,7 +603,7 @@ static int store_migrate(struct store *s, int from, char *err, size_t errsz)
 		if (rc == SQLITE_OK)
 			rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 		if (rc != SQLITE_OK) {
-			int r = store_fail(s, NULL, rc);
+			int r = store__fail(s, NULL, rc);
 			if (!sqlite3_get_autocommit(s->db))
 				sqlite3_exec(s->db, "ROLLBACK", NULL, NULL,
 					     NULL);
@@ -632,7 +663,7 @@ static int store_open_db(struct store *s, char *err, size_t errsz)
 
 	/* A file we may not write is opened read-only without a word. */
 	if (sqlite3_db_readonly(s->db, "main") == 1) {
-		store_seterr(s, "attempt to write a readonly database");
+		store__seterr(s, "attempt to write a readonly database");
 		seterr(err, errsz,
 		       "database %s is read-only (check the permissions and "
 		       "owner of the file)", s->path);
@@ -652,7 +683,7 @@ static int store_open_db(struct store *s, char *err, size_t errsz)
 	if (r < 0)
 		return r;
 	if (strcasecmp(mode, "wal") != 0) {
-		store_seterr(s, "journal_mode is %s", mode);
+		store__seterr(s, "journal_mode is %s", mode);
 		seterr(err, errsz,
 		       "cannot switch database %s to WAL mode (it stays in "
 		       "\"%s\" mode)", s->path, mode);
@@ -670,7 +701,7 @@ static int store_open_db(struct store *s, char *err, size_t errsz)
 	if (r < 0)
 		return r;
 	if (v > STORE_SCHEMA_VERSION) {
-		store_seterr(s, "user_version %lld", (long long)v);
+		store__seterr(s, "user_version %lld", (long long)v);
 		seterr(err, errsz,
 		       "database %s has schema version %lld, newer than this "
 		       "loaxad (%d): upgrade loaxad",
@@ -678,7 +709,7 @@ static int store_open_db(struct store *s, char *err, size_t errsz)
 		return -ESTALE;
 	}
 	if (v < 0) {
-		store_seterr(s, "user_version %lld", (long long)v);
+		store__seterr(s, "user_version %lld", (long long)v);
 		seterr(err, errsz,
 		       "%s is not a loaxa database or is corrupt (schema "
 		       "version %lld)", s->path, (long long)v);
@@ -692,7 +723,7 @@ static int store_open_db(struct store *s, char *err, size_t errsz)
 		if (r < 0)
 			return r;
 		if (ntables > 0) {
-			store_seterr(s, "%lld tables, user_version 0",
+			store__seterr(s, "%lld tables, user_version 0",
 				     (long long)ntables);
 			seterr(err, errsz,
 			       "%s is not a loaxa database or is corrupt (it "
@@ -709,7 +740,7 @@ static int store_open_db(struct store *s, char *err, size_t errsz)
 					SQLITE_PREPARE_PERSISTENT, &s->st[i],
 					NULL);
 		if (rc != SQLITE_OK) {
-			r = store_fail(s, NULL, rc);
+			r = store__fail(s, NULL, rc);
 			/* e.g. "no such table": the schema is not ours */
 			if (r == -EIO || r == -EINVAL)
 				r = -EBADMSG;
@@ -722,7 +753,11 @@ static int store_open_db(struct store *s, char *err, size_t errsz)
 			return r;
 		}
 	}
-	return 0;
+	r = store__bcast_open(s);
+	if (r < 0)
+		seterr(err, errsz, "cannot prepare the broadcast queries of %s:"
+		       " %s", s->path, s->errmsg);
+	return r;
 }
 
 int store_open(const char *path, struct store **ret, char *err, size_t errsz)
@@ -778,6 +813,7 @@ struct store *store_close(struct store *s)
 		if (s->ready && s->depth == 0)
 			sqlite3_exec(s->db, "PRAGMA optimize", NULL, NULL,
 				     NULL);
+		store__bcast_close(s);
 		for (size_t i = 0; i < ST_MAX; i++)
 			sqlite3_finalize(s->st[i]);
 		/* an open transaction is rolled back by the close */
@@ -810,11 +846,11 @@ int store_schema_version(struct store *s)
 	if (fails_assert(s))
 		return -EINVAL;
 	_cleanup_stmt_ sqlite3_stmt *st = s->st[ST_USER_VERSION];
-	int r = store_step(s, st);
+	int r = store__step(s, st);
 	if (r < 0)
 		return r;
 	if (r == 0) {
-		store_seterr(s, "PRAGMA user_version returned nothing");
+		store__seterr(s, "PRAGMA user_version returned nothing");
 		return -EIO;
 	}
 	return sqlite3_column_int(st, 0);
@@ -829,12 +865,12 @@ int store_begin(struct store *s)
 	if (s->aborted)
 		return s->aborted;
 	if (s->depth >= 1000) {
-		store_seterr(s, "transactions nested too deep");
+		store__seterr(s, "transactions nested too deep");
 		return -EINVAL;
 	}
 	_cleanup_stmt_ sqlite3_stmt *st =
 		s->st[s->depth == 0 ? ST_BEGIN : ST_SAVEPOINT];
-	int r = store_exec(s, st);
+	int r = store__exec(s, st);
 	if (r < 0)
 		return r;
 	s->depth++;
@@ -850,15 +886,15 @@ int store_rollback(struct store *s)
 	if (!s->aborted) {
 		if (s->depth == 1) {
 			_cleanup_stmt_ sqlite3_stmt *st = s->st[ST_ROLLBACK];
-			r = store_exec(s, st);
+			r = store__exec(s, st);
 		} else {
 			_cleanup_stmt_ sqlite3_stmt *st =
 				s->st[ST_ROLLBACK_TO];
-			r = store_exec(s, st);
+			r = store__exec(s, st);
 			if (r == 0) {
 				_cleanup_stmt_ sqlite3_stmt *rel =
 					s->st[ST_RELEASE];
-				r = store_exec(s, rel);
+				r = store__exec(s, rel);
 			}
 		}
 	}
@@ -888,7 +924,7 @@ int store_commit(struct store *s)
 	if (r == 0) {
 		_cleanup_stmt_ sqlite3_stmt *st =
 			s->st[s->depth == 1 ? ST_COMMIT : ST_RELEASE];
-		r = store_exec(s, st);
+		r = store__exec(s, st);
 		if (r == 0) {
 			s->depth--;
 			return 0;
@@ -908,7 +944,7 @@ static int group_from_row(sqlite3_stmt *st, struct group_rec *ret)
 		.from_config = sqlite3_column_int64(st, 3) != 0,
 		.households = sqlite3_column_int64(st, 4),
 	};
-	if (col_str(st, 1, &g.code) < 0 || col_str(st, 2, &g.name) < 0) {
+	if (store__col_str(st, 1, &g.code) < 0 || store__col_str(st, 2, &g.name) < 0) {
 		group_rec_clear(&g);
 		return -ENOMEM;
 	}
@@ -930,11 +966,11 @@ int store_group_list(struct store *s,
 	int r;
 
 	s->in_group_list = true;
-	while ((r = store_step(s, st)) > 0) {
+	while ((r = store__step(s, st)) > 0) {
 		struct group_rec g;
 		r = group_from_row(st, &g);
 		if (r < 0) {
-			store_seterr(s, "%s", r == -ENOMEM ? "out of memory" :
+			store__seterr(s, "%s", r == -ENOMEM ? "out of memory" :
 				     "group with no code or name");
 			break;
 		}
@@ -949,16 +985,16 @@ int store_group_list(struct store *s,
 
 static int group_get(struct store *s, sqlite3_stmt *st, struct group_rec *ret)
 {
-	int r = store_step(s, st);
+	int r = store__step(s, st);
 	if (r < 0)
 		return r;
 	if (r == 0) {
-		store_seterr(s, "no such group");
+		store__seterr(s, "no such group");
 		return -ENOENT;
 	}
 	r = group_from_row(st, ret);
 	if (r < 0)
-		store_seterr(s, "%s", r == -ENOMEM ? "out of memory" :
+		store__seterr(s, "%s", r == -ENOMEM ? "out of memory" :
 			     "group with no code or name");
 	return r;
 }
@@ -969,8 +1005,8 @@ int store_group_get(struct store *s, int64_t id, struct group_rec *ret)
 		return -EINVAL;
 	_cleanup_stmt_ sqlite3_stmt *st = s->st[ST_GROUP_GET];
 	int rc = SQLITE_OK;
-	bind_i64(st, 1, id, &rc);
-	int r = bind_check(s, st, rc);
+	store__bind_i64(st, 1, id, &rc);
+	int r = store__bind_check(s, st, rc);
 	return r < 0 ? r : group_get(s, st, ret);
 }
 
@@ -983,8 +1019,8 @@ int store_group_get_by_code(struct store *s, const char *code,
 		return -EINVAL;
 	_cleanup_stmt_ sqlite3_stmt *st = s->st[ST_GROUP_GET_BY_CODE];
 	int rc = SQLITE_OK;
-	bind_str(st, 1, code, &rc);
-	int r = bind_check(s, st, rc);
+	store__bind_str(st, 1, code, &rc);
+	int r = store__bind_check(s, st, rc);
 	return r < 0 ? r : group_get(s, st, ret);
 }
 
@@ -994,18 +1030,18 @@ int store_group_insert(struct store *s, const char *code, const char *name,
 	if (fails_assert(s))
 		return -EINVAL;
 	if (!code || !name) {
-		store_seterr(s, "group code and name are required");
+		store__seterr(s, "group code and name are required");
 		return -EINVAL;
 	}
 	_cleanup_stmt_ sqlite3_stmt *st = s->st[ST_GROUP_INSERT];
 	int rc = SQLITE_OK;
-	bind_str(st, 1, code, &rc);
-	bind_str(st, 2, name, &rc);
-	bind_i64(st, 3, from_config, &rc);
-	bind_i64(st, 4, util_now_ms(), &rc);
-	int r = bind_check(s, st, rc);
+	store__bind_str(st, 1, code, &rc);
+	store__bind_str(st, 2, name, &rc);
+	store__bind_i64(st, 3, from_config, &rc);
+	store__bind_i64(st, 4, util_now_ms(), &rc);
+	int r = store__bind_check(s, st, rc);
 	if (r == 0)
-		r = store_exec(s, st);
+		r = store__exec(s, st);
 	if (r < 0)
 		return r;
 	if (ret_id)
@@ -1019,22 +1055,22 @@ int store_group_update(struct store *s, int64_t id, const char *name,
 	if (fails_assert(s))
 		return -EINVAL;
 	if (!name) {
-		store_seterr(s, "group name is required");
+		store__seterr(s, "group name is required");
 		return -EINVAL;
 	}
 	_cleanup_stmt_ sqlite3_stmt *st = s->st[ST_GROUP_UPDATE];
 	int rc = SQLITE_OK;
-	bind_i64(st, 1, id, &rc);
-	bind_str(st, 2, name, &rc);
-	bind_i64(st, 3, from_config, &rc);
-	bind_i64(st, 4, util_now_ms(), &rc);
-	int r = bind_check(s, st, rc);
+	store__bind_i64(st, 1, id, &rc);
+	store__bind_str(st, 2, name, &rc);
+	store__bind_i64(st, 3, from_config, &rc);
+	store__bind_i64(st, 4, util_now_ms(), &rc);
+	int r = store__bind_check(s, st, rc);
 	if (r == 0)
-		r = store_exec(s, st);
+		r = store__exec(s, st);
 	if (r < 0)
 		return r;
 	if (sqlite3_changes(s->db) == 0) {
-		store_seterr(s, "no such group");
+		store__seterr(s, "no such group");
 		return -ENOENT;
 	}
 	return 0;
@@ -1047,37 +1083,37 @@ static int group_delete_locked(struct store *s, int64_t id, bool force)
 	if (!force) {
 		_cleanup_stmt_ sqlite3_stmt *st =
 			s->st[ST_GROUP_HAS_HOUSEHOLDS];
-		bind_i64(st, 1, id, &rc);
-		r = bind_check(s, st, rc);
+		store__bind_i64(st, 1, id, &rc);
+		r = store__bind_check(s, st, rc);
 		if (r == 0)
-			r = store_step(s, st);
+			r = store__step(s, st);
 		if (r < 0)
 			return r;
 		if (r > 0 && sqlite3_column_int(st, 0)) {
-			store_seterr(s, "group %lld has households",
+			store__seterr(s, "group %lld has households",
 				     (long long)id);
 			return -ENOTEMPTY;
 		}
 	} else {
 		_cleanup_stmt_ sqlite3_stmt *st =
 			s->st[ST_GROUP_DELETE_HOUSEHOLDS];
-		bind_i64(st, 1, id, &rc);
-		r = bind_check(s, st, rc);
+		store__bind_i64(st, 1, id, &rc);
+		r = store__bind_check(s, st, rc);
 		if (r == 0)
-			r = store_exec(s, st);
+			r = store__exec(s, st);
 		if (r < 0)
 			return r;
 	}
 
 	_cleanup_stmt_ sqlite3_stmt *st = s->st[ST_GROUP_DELETE];
-	bind_i64(st, 1, id, &rc);
-	r = bind_check(s, st, rc);
+	store__bind_i64(st, 1, id, &rc);
+	r = store__bind_check(s, st, rc);
 	if (r == 0)
-		r = store_exec(s, st);
+		r = store__exec(s, st);
 	if (r < 0)
 		return r;
 	if (sqlite3_changes(s->db) == 0) {
-		store_seterr(s, "no such group");
+		store__seterr(s, "no such group");
 		return -ENOENT;
 	}
 	return 0;
@@ -1104,23 +1140,23 @@ int store_group_delete(struct store *s, int64_t id, bool force)
 static int household_validate(struct store *s, const struct household *h)
 {
 	if (!h->name) {
-		store_seterr(s, "household name is required");
+		store__seterr(s, "household name is required");
 		return -EINVAL;
 	}
 	if (h->nphones > HOUSEHOLD_MAX_PHONES) {
-		store_seterr(s, "%zu phones, at most %d", h->nphones,
+		store__seterr(s, "%zu phones, at most %d", h->nphones,
 			     HOUSEHOLD_MAX_PHONES);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < h->nphones; i++) {
 		size_t n = strnlen(h->phones[i], PHONE_E164_MAX);
 		if (n == 0 || n == PHONE_E164_MAX) {
-			store_seterr(s, "phones[%zu] is empty or too long", i);
+			store__seterr(s, "phones[%zu] is empty or too long", i);
 			return -EINVAL;
 		}
 		for (size_t j = 0; j < i; j++)
 			if (streq(h->phones[i], h->phones[j])) {
-				store_seterr(s, "phones[%zu] repeats "
+				store__seterr(s, "phones[%zu] repeats "
 					     "phones[%zu]", i, j);
 				return -EINVAL;
 			}
@@ -1135,17 +1171,17 @@ static int phones_check_owner(struct store *s, const struct household *h,
 	for (size_t i = 0; i < h->nphones; i++) {
 		_cleanup_stmt_ sqlite3_stmt *st = s->st[ST_PHONE_OWNER];
 		int rc = SQLITE_OK;
-		bind_str(st, 1, h->phones[i], &rc);
-		int r = bind_check(s, st, rc);
+		store__bind_str(st, 1, h->phones[i], &rc);
+		int r = store__bind_check(s, st, rc);
 		if (r == 0)
-			r = store_step(s, st);
+			r = store__step(s, st);
 		if (r < 0)
 			return r;
 		if (r > 0) {
 			int64_t owner = sqlite3_column_int64(st, 0);
 			if (owner != self) {
 				/* no number here: errmsg may be logged */
-				store_seterr(s, "phones[%zu] belongs to "
+				store__seterr(s, "phones[%zu] belongs to "
 					     "household %lld", i,
 					     (long long)owner);
 				return -EEXIST;
@@ -1161,21 +1197,21 @@ static int phones_replace(struct store *s, const struct household *h,
 	int rc = SQLITE_OK, r;
 	{
 		_cleanup_stmt_ sqlite3_stmt *st = s->st[ST_PHONES_DELETE];
-		bind_i64(st, 1, id, &rc);
-		r = bind_check(s, st, rc);
+		store__bind_i64(st, 1, id, &rc);
+		r = store__bind_check(s, st, rc);
 		if (r == 0)
-			r = store_exec(s, st);
+			r = store__exec(s, st);
 		if (r < 0)
 			return r;
 	}
 	for (size_t i = 0; i < h->nphones; i++) {
 		_cleanup_stmt_ sqlite3_stmt *st = s->st[ST_PHONE_INSERT];
-		bind_str(st, 1, h->phones[i], &rc);
-		bind_i64(st, 2, id, &rc);
-		bind_i64(st, 3, (int64_t)i, &rc);
-		r = bind_check(s, st, rc);
+		store__bind_str(st, 1, h->phones[i], &rc);
+		store__bind_i64(st, 2, id, &rc);
+		store__bind_i64(st, 3, (int64_t)i, &rc);
+		r = store__bind_check(s, st, rc);
 		if (r == 0)
-			r = store_exec(s, st);
+			r = store__exec(s, st);
 		if (r < 0)
 			return r;
 	}
@@ -1185,13 +1221,13 @@ static int phones_replace(struct store *s, const struct household *h,
 static void bind_household(sqlite3_stmt *st, const struct household *h,
 			   int *rc)
 {
-	bind_i64(st, 1, h->group_id, rc);
-	bind_str(st, 2, h->name, rc);
-	bind_str(st, 3, h->address, rc);
-	bind_str(st, 4, h->zalo_user_id, rc);
-	bind_str(st, 5, h->messenger_psid, rc);
-	bind_str(st, 6, h->note, rc);
-	bind_i64(st, 7, h->opted_out, rc);
+	store__bind_i64(st, 1, h->group_id, rc);
+	store__bind_str(st, 2, h->name, rc);
+	store__bind_str(st, 3, h->address, rc);
+	store__bind_str(st, 4, h->zalo_user_id, rc);
+	store__bind_str(st, 5, h->messenger_psid, rc);
+	store__bind_str(st, 6, h->note, rc);
+	store__bind_i64(st, 7, h->opted_out, rc);
 }
 
 static int household_insert_locked(struct store *s, const struct household *h,
@@ -1206,11 +1242,11 @@ static int household_insert_locked(struct store *s, const struct household *h,
 		_cleanup_stmt_ sqlite3_stmt *st = s->st[ST_HH_INSERT];
 		int rc = SQLITE_OK;
 		bind_household(st, h, &rc);
-		bind_i64(st, 8, h->created_ms, &rc);
-		bind_i64(st, 9, h->updated_ms, &rc);
-		r = bind_check(s, st, rc);
+		store__bind_i64(st, 8, h->created_ms, &rc);
+		store__bind_i64(st, 9, h->updated_ms, &rc);
+		r = store__bind_check(s, st, rc);
 		if (r == 0)
-			r = store_exec(s, st);
+			r = store__exec(s, st);
 		if (r < 0)
 			return r;
 		id = sqlite3_last_insert_rowid(s->db);
@@ -1250,15 +1286,15 @@ static int household_update_locked(struct store *s, const struct household *h)
 		_cleanup_stmt_ sqlite3_stmt *st = s->st[ST_HH_UPDATE];
 		int rc = SQLITE_OK;
 		bind_household(st, h, &rc);
-		bind_i64(st, 8, h->updated_ms, &rc);
-		bind_i64(st, 9, h->id, &rc);
-		r = bind_check(s, st, rc);
+		store__bind_i64(st, 8, h->updated_ms, &rc);
+		store__bind_i64(st, 9, h->id, &rc);
+		r = store__bind_check(s, st, rc);
 		if (r == 0)
-			r = store_exec(s, st);
+			r = store__exec(s, st);
 		if (r < 0)
 			return r;
 		if (sqlite3_changes(s->db) == 0) {
-			store_seterr(s, "no such household");
+			store__seterr(s, "no such household");
 			return -ENOENT;
 		}
 	}
@@ -1300,17 +1336,17 @@ static int household_from_row(struct store *s, sqlite3_stmt *row,
 	};
 	int r = 0;
 
-	if (col_str(row, 2, &h.group_code) < 0 ||
-	    col_str(row, 3, &h.name) < 0 || col_str(row, 4, &h.address) < 0 ||
-	    col_str(row, 5, &h.zalo_user_id) < 0 ||
-	    col_str(row, 6, &h.messenger_psid) < 0 ||
-	    col_str(row, 7, &h.note) < 0) {
-		store_seterr(s, "out of memory");
+	if (store__col_str(row, 2, &h.group_code) < 0 ||
+	    store__col_str(row, 3, &h.name) < 0 || store__col_str(row, 4, &h.address) < 0 ||
+	    store__col_str(row, 5, &h.zalo_user_id) < 0 ||
+	    store__col_str(row, 6, &h.messenger_psid) < 0 ||
+	    store__col_str(row, 7, &h.note) < 0) {
+		store__seterr(s, "out of memory");
 		household_clear(&h);
 		return -ENOMEM;
 	}
 	if (!h.group_code || !h.name) { /* NOT NULL columns: never */
-		store_seterr(s, "household %lld has no name or group",
+		store__seterr(s, "household %lld has no name or group",
 			     (long long)h.id);
 		household_clear(&h);
 		return -EBADMSG;
@@ -1318,14 +1354,14 @@ static int household_from_row(struct store *s, sqlite3_stmt *row,
 
 	_cleanup_stmt_ sqlite3_stmt *st = s->st[ST_PHONES_OF];
 	int rc = SQLITE_OK;
-	bind_i64(st, 1, h.id, &rc);
-	r = bind_check(s, st, rc);
-	while (r == 0 && (r = store_step(s, st)) > 0) {
+	store__bind_i64(st, 1, h.id, &rc);
+	r = store__bind_check(s, st, rc);
+	while (r == 0 && (r = store__step(s, st)) > 0) {
 		const unsigned char *t = sqlite3_column_text(st, 0);
 		int n = sqlite3_column_bytes(st, 0);
 		if (!t || n <= 0 || n >= PHONE_E164_MAX ||
 		    h.nphones >= HOUSEHOLD_MAX_PHONES) {
-			store_seterr(s, "household %lld has a malformed phone "
+			store__seterr(s, "household %lld has a malformed phone "
 				     "or more than %d phones",
 				     (long long)h.id, HOUSEHOLD_MAX_PHONES);
 			r = -EBADMSG;
@@ -1350,14 +1386,14 @@ int store_household_get(struct store *s, int64_t id, struct household *ret)
 		return -EINVAL;
 	_cleanup_stmt_ sqlite3_stmt *st = s->st[ST_HH_GET];
 	int rc = SQLITE_OK;
-	bind_i64(st, 1, id, &rc);
-	int r = bind_check(s, st, rc);
+	store__bind_i64(st, 1, id, &rc);
+	int r = store__bind_check(s, st, rc);
 	if (r == 0)
-		r = store_step(s, st);
+		r = store__step(s, st);
 	if (r < 0)
 		return r;
 	if (r == 0) {
-		store_seterr(s, "no such household");
+		store__seterr(s, "no such household");
 		return -ENOENT;
 	}
 	return household_from_row(s, st, ret);
@@ -1369,14 +1405,14 @@ int store_household_delete(struct store *s, int64_t id)
 		return -EINVAL;
 	_cleanup_stmt_ sqlite3_stmt *st = s->st[ST_HH_DELETE];
 	int rc = SQLITE_OK;
-	bind_i64(st, 1, id, &rc);
-	int r = bind_check(s, st, rc);
+	store__bind_i64(st, 1, id, &rc);
+	int r = store__bind_check(s, st, rc);
 	if (r == 0)
-		r = store_exec(s, st);
+		r = store__exec(s, st);
 	if (r < 0)
 		return r;
 	if (sqlite3_changes(s->db) == 0) {
-		store_seterr(s, "no such household");
+		store__seterr(s, "no such household");
 		return -ENOENT;
 	}
 	return 0;
@@ -1389,16 +1425,16 @@ int store_household_set_opted_out(struct store *s, int64_t id, bool opted_out,
 		return -EINVAL;
 	_cleanup_stmt_ sqlite3_stmt *st = s->st[ST_HH_SET_OPTED_OUT];
 	int rc = SQLITE_OK;
-	bind_i64(st, 1, id, &rc);
-	bind_i64(st, 2, opted_out, &rc);
-	bind_i64(st, 3, now_ms, &rc);
-	int r = bind_check(s, st, rc);
+	store__bind_i64(st, 1, id, &rc);
+	store__bind_i64(st, 2, opted_out, &rc);
+	store__bind_i64(st, 3, now_ms, &rc);
+	int r = store__bind_check(s, st, rc);
 	if (r == 0)
-		r = store_exec(s, st);
+		r = store__exec(s, st);
 	if (r < 0)
 		return r;
 	if (sqlite3_changes(s->db) == 0) {
-		store_seterr(s, "no such household");
+		store__seterr(s, "no such household");
 		return -ENOENT;
 	}
 	return 0;
@@ -1424,7 +1460,7 @@ int store_household_list(struct store *s, const struct household_filter *f,
 		q = f->q;
 		digits = malloc(len + 1);
 		if (!digits) {
-			store_seterr(s, "out of memory");
+			store__seterr(s, "out of memory");
 			return -ENOMEM;
 		}
 		for (size_t i = 0; i < len; i++)
@@ -1438,7 +1474,7 @@ int store_household_list(struct store *s, const struct household_filter *f,
 			/* 0912... is stored as +84912... */
 			digits84 = malloc(n + 2);
 			if (!digits84) {
-				store_seterr(s, "out of memory");
+				store__seterr(s, "out of memory");
 				return -ENOMEM;
 			}
 			memcpy(digits84, "84", 2);
@@ -1447,19 +1483,19 @@ int store_household_list(struct store *s, const struct household_filter *f,
 	}
 
 	_cleanup_stmt_ sqlite3_stmt *st = s->st[ST_HH_LIST];
-	bind_i64(st, 1, f->after_id, &rc);
-	bind_i64(st, 2, f->group_id, &rc);
-	bind_i64(st, 3, f->opted_out < 0 ? -1 : f->opted_out ? 1 : 0, &rc);
-	bind_str(st, 4, q, &rc);
-	bind_str(st, 5, digits, &rc);
-	bind_str(st, 6, digits84, &rc);
-	bind_i64(st, 7, f->limit ? (int64_t)f->limit : -1, &rc);
-	r = bind_check(s, st, rc);
+	store__bind_i64(st, 1, f->after_id, &rc);
+	store__bind_i64(st, 2, f->group_id, &rc);
+	store__bind_i64(st, 3, f->opted_out < 0 ? -1 : f->opted_out ? 1 : 0, &rc);
+	store__bind_str(st, 4, q, &rc);
+	store__bind_str(st, 5, digits, &rc);
+	store__bind_str(st, 6, digits84, &rc);
+	store__bind_i64(st, 7, f->limit ? (int64_t)f->limit : -1, &rc);
+	r = store__bind_check(s, st, rc);
 	if (r < 0)
 		return r;
 
 	s->in_household_list = true;
-	while ((r = store_step(s, st)) > 0) {
+	while ((r = store__step(s, st)) > 0) {
 		struct household h;
 		r = household_from_row(s, st, &h);
 		if (r < 0)
@@ -1481,14 +1517,14 @@ int store_phone_owner(struct store *s, const char *e164, int64_t *ret_id)
 		return -EINVAL;
 	_cleanup_stmt_ sqlite3_stmt *st = s->st[ST_PHONE_OWNER];
 	int rc = SQLITE_OK;
-	bind_str(st, 1, e164, &rc);
-	int r = bind_check(s, st, rc);
+	store__bind_str(st, 1, e164, &rc);
+	int r = store__bind_check(s, st, rc);
 	if (r == 0)
-		r = store_step(s, st);
+		r = store__step(s, st);
 	if (r < 0)
 		return r;
 	if (r == 0) {
-		store_seterr(s, "no household has this phone");
+		store__seterr(s, "no household has this phone");
 		return -ENOENT;
 	}
 	*ret_id = sqlite3_column_int64(st, 0);
@@ -1500,11 +1536,11 @@ int store_counts(struct store *s, struct store_counts *ret)
 	if (fails_assert(s) || fails_assert(ret))
 		return -EINVAL;
 	_cleanup_stmt_ sqlite3_stmt *st = s->st[ST_COUNTS];
-	int r = store_step(s, st);
+	int r = store__step(s, st);
 	if (r < 0)
 		return r;
 	if (r == 0) {
-		store_seterr(s, "counts returned nothing");
+		store__seterr(s, "counts returned nothing");
 		return -EIO;
 	}
 	*ret = (struct store_counts){

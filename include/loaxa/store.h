@@ -29,7 +29,7 @@
 
 /* Schema version this binary writes (PRAGMA user_version).
  * 1: groups, households, phones; 2: their indexes and the meta table. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 struct store;
 
@@ -109,5 +109,195 @@ struct store_counts {
 	int64_t groups, households, phones, opted_out;
 };
 int store_counts(struct store *s, struct store_counts *ret);
+
+/* ---- broadcasts, waves, deliveries (store-broadcast.c) ----------------
+ *
+ * A broadcast has waves (the first send, then one per meeting reminder);
+ * a wave has one delivery per household. Deliveries move only forward:
+ *   queued -> sending -> sent -> delivered -> read
+ *   queued -> failed | expired | cancelled | skipped
+ * (sending -> queued only at recovery after a crash, flagged as a
+ * possible duplicate; failed -> queued only by an explicit retry). */
+
+enum bcast_kind { BK_MEETING = 0, BK_NOTICE = 1 };
+enum bcast_state { BS_SCHEDULED = 0, BS_ACTIVE = 1, BS_PAUSED = 2,
+		   BS_CANCELLED = 3, BS_DONE = 4 };
+enum wave_state { WS_PENDING = 0, WS_MATERIALISING = 1, WS_READY = 2,
+		  WS_DONE = 3 };
+enum delivery_status {
+	DS_QUEUED = 0, DS_SENDING = 1, DS_SENT = 2, DS_DELIVERED = 3,
+	DS_READ = 4, DS_FAILED = 5, DS_EXPIRED = 6, DS_CANCELLED = 7,
+	DS_SKIPPED = 8, DS_MAX
+};
+const char *delivery_status_name(enum delivery_status s);
+int delivery_status_parse(const char *s, enum delivery_status *ret);
+const char *bcast_state_name(enum bcast_state s);
+const char *bcast_kind_name(enum bcast_kind k);
+
+#define BCAST_MAX_GROUPS 64
+#define BCAST_MAX_REMINDERS 4
+
+struct broadcast {
+	int64_t id;
+	enum bcast_kind kind;
+	bool urgent;
+	enum bcast_state state;
+	char *title, *body, *place, *agenda;    /* NULL when not set */
+	char *idem_key;                         /* NULL when none */
+	int64_t starts_ms;      /* meeting start; 0 for a notice */
+	int64_t send_at_ms, expires_ms;
+	int64_t created_ms, updated_ms, finished_ms;
+	bool all_groups;
+	size_t ngroups;
+	int64_t group_ids[BCAST_MAX_GROUPS];
+	size_t nreminders;
+	int64_t reminder_ms[BCAST_MAX_REMINDERS];  /* offsets before start */
+};
+void broadcast_clear(struct broadcast *b);
+
+struct wave {
+	int64_t id, broadcast_id;
+	int seq;                /* 0 = first send, 1.. = reminders */
+	int64_t send_at_ms, expires_ms;
+	enum wave_state state;
+	int64_t cursor;         /* last household id materialised */
+	int64_t total;          /* deliveries materialised */
+};
+
+/* Insert a broadcast with its waves (b->id and each wave id are set). With
+ * an idempotency key already used: -EEXIST and *ret_existing = its id. */
+int store_broadcast_insert(struct store *s, struct broadcast *b,
+			   struct wave *waves, size_t nwaves,
+			   int64_t *ret_existing);
+int store_broadcast_get(struct store *s, int64_t id, struct broadcast *ret);
+int store_broadcast_set_state(struct store *s, int64_t id,
+			      enum bcast_state st, int64_t now_ms);
+struct broadcast_filter {
+	int state;              /* -1 any */
+	int64_t before_id;      /* newest first: ids < before_id; 0 = none */
+	uint32_t limit;
+};
+int store_broadcast_list(struct store *s, const struct broadcast_filter *f,
+			 int (*cb)(const struct broadcast *b, void *ud),
+			 void *ud);
+/* Waves of broadcasts that are neither cancelled nor done, by id. */
+int store_wave_list_open(struct store *s,
+			 int (*cb)(const struct wave *w, void *ud), void *ud);
+int store_wave_list(struct store *s, int64_t broadcast_id,
+		    int (*cb)(const struct wave *w, void *ud), void *ud);
+int store_wave_set_state(struct store *s, int64_t id, enum wave_state st);
+
+/* Materialise up to chunk deliveries of wave w after w->cursor (updates
+ * w->cursor, w->total, and the wave row). The first wave takes the
+ * broadcast's groups' households (opted-out ones are recorded as skipped);
+ * a reminder takes the households of the first wave. *ret_done when the
+ * wave is complete. */
+int store_wave_materialise(struct store *s, struct wave *w, bool all_groups,
+			   bool urgent, uint32_t chunk, int64_t now_ms,
+			   bool *ret_done);
+
+/* A delivery as the dispatcher needs it. */
+struct delivery {
+	int64_t id, wave_id, broadcast_id, household_id, group_id;
+	enum delivery_status status;
+	int chain_pos;
+	int attempts;           /* on the current channel */
+	int total_attempts;
+	bool possible_dup;
+	int64_t next_at_ms;
+	/* household, at the time of the query (NULL if since removed) */
+	char *name, *group_name, *phone, *zalo_user_id, *messenger_psid;
+};
+void delivery_clear(struct delivery *d);
+
+/* Due deliveries of a wave (queued, next_at <= now), oldest first. */
+int store_delivery_due(struct store *s, int64_t wave_id, int64_t now_ms,
+		       uint32_t limit,
+		       int (*cb)(const struct delivery *d, void *ud), void *ud);
+/* Earliest next_at of a queued delivery of the wave; -ENOENT if none. */
+int store_wave_next_due(struct store *s, int64_t wave_id, int64_t *ret_ms);
+/* True while the wave has queued or sending deliveries. */
+int store_wave_busy(struct store *s, int64_t wave_id, bool *ret);
+
+/* queued -> sending, before the request leaves. -ESTALE when the delivery
+ * is no longer queued (cancelled meanwhile). */
+int store_delivery_mark_sending(struct store *s, int64_t id, int chain_pos,
+				const char *channel, const char *recipient,
+				int64_t now_ms);
+
+/* The outcome of an attempt, and the attempt itself, in one call. */
+struct delivery_update {
+	int64_t id;
+	enum delivery_status status;  /* new status */
+	int chain_pos, attempts;
+	int64_t next_at_ms;           /* for queued */
+	const char *msg_id, *code, *message;
+	int sms_encoding, sms_segments;   /* -1 = not SMS */
+	int64_t now_ms;
+	bool possible_dup;            /* set the flag (never cleared) */
+	/* the attempt row */
+	const char *channel;
+	int http_status;              /* 0 = none */
+	int outcome;                  /* enum channel_outcome, -1 none */
+	int64_t latency_ms;
+};
+int store_delivery_update(struct store *s, const struct delivery_update *u);
+
+/* After a crash: every delivery left "sending" goes back to the queue,
+ * flagged as a possible duplicate. Returns the count. */
+int store_delivery_recover(struct store *s, int64_t now_ms);
+/* queued -> expired for a wave; queued -> cancelled for a broadcast;
+ * failed -> queued (retry). Return the number of deliveries changed. */
+int store_wave_expire(struct store *s, int64_t wave_id, int64_t now_ms);
+int store_broadcast_cancel_queued(struct store *s, int64_t id, int64_t now_ms);
+int store_broadcast_requeue_failed(struct store *s, int64_t id,
+				   int64_t now_ms);
+
+/* Counts for reports: cb(key, status, count) per non-empty cell; key is
+ * "" for by-status, the group code for by-group, the channel name (or ""
+ * before any attempt) for by-channel. */
+enum count_by { COUNT_BY_STATUS, COUNT_BY_GROUP, COUNT_BY_CHANNEL };
+int store_broadcast_counts(struct store *s, int64_t id, enum count_by by,
+			   int (*cb)(const char *key, enum delivery_status st,
+				     int64_t n, void *ud), void *ud);
+
+/* Per-household list of a broadcast (reports). */
+struct delivery_row {
+	int64_t id, wave_id, household_id;
+	int seq;
+	enum delivery_status status;
+	const char *name, *group_code, *address, *phone, *channel, *recipient,
+		*msg_id, *code, *message;
+	int attempts;
+	bool possible_dup;
+	int sms_segments;             /* -1 unknown */
+	int64_t updated_ms, sent_ms, final_ms;
+};
+struct delivery_filter {
+	int64_t broadcast_id;
+	int status;             /* -1 any */
+	int64_t group_id;       /* 0 any */
+	const char *channel;    /* NULL any */
+	int64_t after_id;
+	uint32_t limit;
+};
+int store_delivery_list(struct store *s, const struct delivery_filter *f,
+			int (*cb)(const struct delivery_row *r, void *ud),
+			void *ud);
+
+/* Queue depth by priority (queued deliveries of open waves). */
+int store_queue_depth(struct store *s, int64_t *ret_urgent,
+		      int64_t *ret_normal, int64_t *ret_oldest_ms);
+
+/* OAuth tokens of a channel (Zalo), rotated by loaxad. -ENOENT if none. */
+struct token_rec {
+	char *access_token, *refresh_token;
+	int64_t expires_ms, updated_ms;
+};
+void token_rec_clear(struct token_rec *t);
+int store_token_get(struct store *s, const char *channel,
+		    struct token_rec *ret);
+int store_token_put(struct store *s, const char *channel,
+		    const struct token_rec *t);
 
 #endif

@@ -227,7 +227,7 @@ static void test_open_fresh(void **state)
 	char buf[256], lockpath[PATH_MAX + 8], want[32];
 
 	assert_int_equal(store_schema_version(f->s), STORE_SCHEMA_VERSION);
-	assert_int_equal(STORE_SCHEMA_VERSION, 2);
+	assert_int_equal(STORE_SCHEMA_VERSION, 3);
 	assert_string_equal(store_path(f->s), f->path);
 	counts_equal(f->s, 0, 0, 0, 0);
 
@@ -251,7 +251,7 @@ static void test_open_fresh(void **state)
 	assert_string_equal(raw_query(f->path, "PRAGMA journal_mode", buf,
 				      sizeof buf), "wal");
 	assert_string_equal(raw_query(f->path, "PRAGMA user_version", buf,
-				      sizeof buf), "2");
+				      sizeof buf), "3");
 	raw_query(f->path, "SELECT value FROM meta WHERE key='created_by'",
 		  buf, sizeof buf);
 	assert_memory_equal(buf, "loaxad", 6);
@@ -1159,7 +1159,7 @@ static void test_migrate_v1(void **state)
 	raw_exec(f->path, v1_rows);
 
 	assert_int_equal(store_open(f->path, &f->s, err, sizeof err), 0);
-	assert_int_equal(store_schema_version(f->s), 2);
+	assert_int_equal(store_schema_version(f->s), STORE_SCHEMA_VERSION);
 	counts_equal(f->s, 1, 1, 2, 0);
 
 	struct group_rec g;
@@ -1233,7 +1233,7 @@ static void test_migrate_failure_keeps_old(void **state)
 	/* and the lock was released: fixing the file makes it open */
 	raw_exec(f->path, "DROP TABLE meta;");
 	assert_int_equal(store_open(f->path, &f->s, err, sizeof err), 0);
-	assert_int_equal(store_schema_version(f->s), 2);
+	assert_int_equal(store_schema_version(f->s), STORE_SCHEMA_VERSION);
 }
 
 static void test_open_stale(void **state)
@@ -1247,7 +1247,7 @@ static void test_open_stale(void **state)
 	f->s = NULL;
 	snprintf(want, sizeof want,
 		 "database %s has schema version 99, newer than this loaxad "
-		 "(2): upgrade loaxad", f->path);
+		 "(%d): upgrade loaxad", f->path, STORE_SCHEMA_VERSION);
 	assert_string_equal(err, want);
 }
 

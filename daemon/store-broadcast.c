@@ -1,0 +1,1019 @@
+/* store-broadcast.c: broadcasts, waves, deliveries, attempts and tokens.
+ * Part of the store module: all of its SQL, behind the typed functions of
+ * store.h. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "loaxa/log.h"
+#include "store-internal.h"
+
+enum {
+	BS_INSERT,
+	BS_INSERT_GROUP,
+	BS_FIND_IDEM,
+	BS_GET,
+	BS_GROUPS_OF,
+	BS_SET_STATE,
+	BS_LIST,
+	WV_INSERT,
+	WV_LIST_OPEN,
+	WV_LIST,
+	WV_SET_STATE,
+	WV_SAVE,
+	WV_FILL_GROUPS,
+	WV_FILL_ALL,
+	WV_FILL_FROM,
+	WV_FIRST_OF,
+	WV_CURSOR,
+	DL_DUE,
+	DL_NEXT_DUE,
+	DL_BUSY,
+	DL_MARK_SENDING,
+	DL_UPDATE,
+	AT_INSERT,
+	DL_RECOVER,
+	DL_EXPIRE,
+	DL_CANCEL,
+	DL_REQUEUE,
+	DL_COUNT_STATUS,
+	DL_COUNT_GROUP,
+	DL_COUNT_CHANNEL,
+	DL_LIST,
+	DL_DEPTH,
+	TK_GET,
+	TK_PUT,
+	BST_MAX
+};
+
+#define BCAST_COLS \
+	"id, kind, urgent, state, title, body, place, agenda, idem_key," \
+	" starts_ms, send_at_ms, expires_ms, created_ms, updated_ms," \
+	" finished_ms, all_groups, reminders FROM broadcasts"
+
+#define WAVE_COLS \
+	"id, broadcast_id, seq, send_at_ms, expires_ms, state, cursor, total" \
+	" FROM waves"
+
+/* Columns written when a wave is filled: ?1 wave, ?2 broadcast,
+ * ?3 next_at, ?4 now. Opted-out households are skipped, on the record. */
+#define FILL_INSERT \
+	"INSERT INTO deliveries(wave_id, broadcast_id, household_id, group_id," \
+	" status, next_at_ms, code, final_ms, updated_ms)"
+
+static const char *const bst_sql[BST_MAX] = {
+	[BS_INSERT] =
+		"INSERT INTO broadcasts(kind, urgent, state, title, body, place,"
+		" agenda, idem_key, starts_ms, send_at_ms, expires_ms,"
+		" all_groups, reminders, created_ms, updated_ms)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+		" ?13, ?14, ?14)",
+	[BS_INSERT_GROUP] =
+		"INSERT OR IGNORE INTO broadcast_groups(broadcast_id, group_id)"
+		" VALUES (?1, ?2)",
+	[BS_FIND_IDEM] = "SELECT id FROM broadcasts WHERE idem_key = ?1",
+	[BS_GET] = "SELECT " BCAST_COLS " WHERE id = ?1",
+	[BS_GROUPS_OF] =
+		"SELECT group_id FROM broadcast_groups WHERE broadcast_id = ?1"
+		" ORDER BY group_id",
+	[BS_SET_STATE] =
+		"UPDATE broadcasts SET state = ?2, updated_ms = ?3,"
+		" finished_ms = CASE WHEN ?2 IN (3, 4) THEN ?3 ELSE"
+		" finished_ms END WHERE id = ?1",
+	[BS_LIST] =
+		"SELECT " BCAST_COLS " WHERE (?1 < 0 OR state = ?1)"
+		" AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3",
+	[WV_INSERT] =
+		"INSERT INTO waves(broadcast_id, seq, send_at_ms, expires_ms,"
+		" state) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[WV_LIST_OPEN] =
+		"SELECT w.id, w.broadcast_id, w.seq, w.send_at_ms, w.expires_ms,"
+		" w.state, w.cursor, w.total FROM waves w JOIN broadcasts b"
+		" ON b.id = w.broadcast_id WHERE b.state NOT IN (3, 4)"
+		" AND w.state != 3 ORDER BY w.id",
+	[WV_LIST] =
+		"SELECT " WAVE_COLS " WHERE broadcast_id = ?1 ORDER BY seq",
+	[WV_SET_STATE] = "UPDATE waves SET state = ?2 WHERE id = ?1",
+	[WV_SAVE] =
+		"UPDATE waves SET state = ?2, cursor = ?3, total = ?4"
+		" WHERE id = ?1",
+	[WV_FILL_GROUPS] =
+		FILL_INSERT
+		" SELECT ?1, ?2, h.id, h.group_id,"
+		"  CASE WHEN h.opted_out THEN 8 ELSE 0 END, ?3,"
+		"  CASE WHEN h.opted_out THEN 'opted_out' END,"
+		"  CASE WHEN h.opted_out THEN ?4 END, ?4"
+		" FROM households h WHERE h.id > ?5 AND h.group_id IN"
+		" (SELECT group_id FROM broadcast_groups WHERE broadcast_id = ?2)"
+		" ORDER BY h.id LIMIT ?6",
+	[WV_FILL_ALL] =
+		FILL_INSERT
+		" SELECT ?1, ?2, h.id, h.group_id,"
+		"  CASE WHEN h.opted_out THEN 8 ELSE 0 END, ?3,"
+		"  CASE WHEN h.opted_out THEN 'opted_out' END,"
+		"  CASE WHEN h.opted_out THEN ?4 END, ?4"
+		" FROM households h WHERE h.id > ?5 ORDER BY h.id LIMIT ?6",
+	/* A reminder goes to the households of the first wave (?7), as they
+	 * are now: opted out since, or removed, is skipped. */
+	[WV_FILL_FROM] =
+		FILL_INSERT
+		" SELECT ?1, ?2, d.household_id, d.group_id,"
+		"  CASE WHEN h.id IS NULL OR h.opted_out THEN 8 ELSE 0 END, ?3,"
+		"  CASE WHEN h.id IS NULL THEN 'removed'"
+		"   WHEN h.opted_out THEN 'opted_out' END,"
+		"  CASE WHEN h.id IS NULL OR h.opted_out THEN ?4 END, ?4"
+		" FROM deliveries d LEFT JOIN households h"
+		"  ON h.id = d.household_id"
+		" WHERE d.wave_id = ?7 AND d.household_id > ?5"
+		" ORDER BY d.household_id LIMIT ?6",
+	[WV_FIRST_OF] =
+		"SELECT id FROM waves WHERE broadcast_id = ?1 AND seq = 0",
+	[WV_CURSOR] =
+		"SELECT max(household_id) FROM deliveries WHERE wave_id = ?1",
+	[DL_DUE] =
+		"SELECT d.id, d.wave_id, d.broadcast_id, d.household_id,"
+		" d.group_id, d.status, d.chain_pos, d.attempts,"
+		" d.total_attempts, d.possible_dup, d.next_at_ms, h.name,"
+		" g.name, (SELECT e164 FROM phones p WHERE p.household_id ="
+		" d.household_id ORDER BY p.position LIMIT 1),"
+		" h.zalo_user_id, h.messenger_psid"
+		" FROM deliveries d LEFT JOIN households h"
+		"  ON h.id = d.household_id"
+		" LEFT JOIN groups g ON g.id = d.group_id"
+		" WHERE d.wave_id = ?1 AND d.status = 0 AND d.next_at_ms <= ?2"
+		" ORDER BY d.next_at_ms, d.id LIMIT ?3",
+	[DL_NEXT_DUE] =
+		"SELECT min(next_at_ms) FROM deliveries WHERE wave_id = ?1"
+		" AND status = 0",
+	[DL_BUSY] =
+		"SELECT EXISTS (SELECT 1 FROM deliveries WHERE wave_id = ?1"
+		" AND status = 0) OR EXISTS (SELECT 1 FROM deliveries"
+		" WHERE status = 1 AND wave_id = ?1)",
+	[DL_MARK_SENDING] =
+		"UPDATE deliveries SET status = 1, chain_pos = ?2, channel = ?3,"
+		" recipient = ?4, total_attempts = total_attempts + 1,"
+		" updated_ms = ?5 WHERE id = ?1 AND status = 0",
+	[DL_UPDATE] =
+		"UPDATE deliveries SET status = ?2, chain_pos = ?3,"
+		" attempts = ?4, next_at_ms = ?5,"
+		" msg_id = coalesce(?6, msg_id), code = ?7, message = ?8,"
+		" sms_encoding = coalesce(?9, sms_encoding),"
+		" sms_segments = coalesce(?10, sms_segments),"
+		" possible_dup = possible_dup OR ?12,"
+		" sent_ms = CASE WHEN ?2 = 2 THEN ?11 ELSE sent_ms END,"
+		" final_ms = CASE WHEN ?2 IN (2, 5, 6, 7, 8) THEN ?11"
+		"  ELSE NULL END,"
+		" updated_ms = ?11 WHERE id = ?1",
+	[AT_INSERT] =
+		"INSERT INTO attempts(delivery_id, at_ms, channel, http_status,"
+		" outcome, code, message, latency_ms)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[DL_RECOVER] =
+		"UPDATE deliveries SET status = 0, possible_dup = 1,"
+		" next_at_ms = ?1, updated_ms = ?1 WHERE status = 1",
+	[DL_EXPIRE] =
+		"UPDATE deliveries SET status = 6, code = 'expired',"
+		" final_ms = ?2, updated_ms = ?2 WHERE wave_id = ?1"
+		" AND status = 0",
+	[DL_CANCEL] =
+		"UPDATE deliveries SET status = 7, code = 'cancelled',"
+		" final_ms = ?2, updated_ms = ?2 WHERE broadcast_id = ?1"
+		" AND status = 0",
+	[DL_REQUEUE] =
+		"UPDATE deliveries SET status = 0, chain_pos = 0, attempts = 0,"
+		" next_at_ms = ?2, final_ms = NULL, updated_ms = ?2"
+		" WHERE broadcast_id = ?1 AND status = 5",
+	[DL_COUNT_STATUS] =
+		"SELECT '', status, count(*) FROM deliveries"
+		" WHERE broadcast_id = ?1 GROUP BY status",
+	[DL_COUNT_GROUP] =
+		"SELECT coalesce(g.code, '?'), d.status, count(*)"
+		" FROM deliveries d LEFT JOIN groups g ON g.id = d.group_id"
+		" WHERE d.broadcast_id = ?1 GROUP BY d.group_id, d.status",
+	[DL_COUNT_CHANNEL] =
+		"SELECT coalesce(channel, ''), status, count(*) FROM deliveries"
+		" WHERE broadcast_id = ?1 GROUP BY channel, status",
+	[DL_LIST] =
+		"SELECT d.id, d.wave_id, d.household_id, w.seq, d.status,"
+		" h.name, g.code, h.address,"
+		" (SELECT e164 FROM phones p WHERE p.household_id ="
+		"  d.household_id ORDER BY p.position LIMIT 1),"
+		" d.channel, d.recipient, d.msg_id, d.code, d.message,"
+		" d.total_attempts, d.possible_dup, d.sms_segments,"
+		" d.updated_ms, d.sent_ms, d.final_ms"
+		" FROM deliveries d JOIN waves w ON w.id = d.wave_id"
+		" LEFT JOIN households h ON h.id = d.household_id"
+		" LEFT JOIN groups g ON g.id = d.group_id"
+		" WHERE d.broadcast_id = ?1 AND d.id > ?2"
+		" AND (?3 < 0 OR d.status = ?3) AND (?4 = 0 OR d.group_id = ?4)"
+		" AND (?5 IS NULL OR d.channel = ?5)"
+		" ORDER BY d.id LIMIT ?6",
+	[DL_DEPTH] =
+		"SELECT b.urgent, count(*), min(d.updated_ms) FROM deliveries d"
+		" JOIN broadcasts b ON b.id = d.broadcast_id"
+		" WHERE d.status = 0 GROUP BY b.urgent",
+	[TK_GET] =
+		"SELECT access_token, refresh_token, expires_ms, updated_ms"
+		" FROM tokens WHERE channel = ?1",
+	[TK_PUT] =
+		"INSERT INTO tokens(channel, access_token, refresh_token,"
+		" expires_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5)"
+		" ON CONFLICT(channel) DO UPDATE SET access_token = ?2,"
+		" refresh_token = ?3, expires_ms = ?4, updated_ms = ?5",
+};
+
+struct store_bcast {
+	sqlite3_stmt *st[BST_MAX];
+};
+
+int store__bcast_open(struct store *s)
+{
+	s->bcast = calloc(1, sizeof *s->bcast);
+	if (!s->bcast)
+		return -ENOMEM;
+	for (size_t i = 0; i < BST_MAX; i++) {
+		int rc = sqlite3_prepare_v3(s->db, bst_sql[i], -1,
+					    SQLITE_PREPARE_PERSISTENT,
+					    &s->bcast->st[i], NULL);
+		if (rc != SQLITE_OK) {
+			log_err(LOG_STORE, "preparing broadcast statement %zu:"
+				" %s", i, sqlite3_errmsg(s->db));
+			return store__fail(s, NULL, rc);
+		}
+	}
+	return 0;
+}
+
+void store__bcast_close(struct store *s)
+{
+	if (!s->bcast)
+		return;
+	for (size_t i = 0; i < BST_MAX; i++)
+		sqlite3_finalize(s->bcast->st[i]);
+	free(s->bcast);
+	s->bcast = NULL;
+}
+
+#define STMT(s, i) ((s)->bcast->st[i])
+
+/* ---- names ---- */
+
+static const char *const status_names[DS_MAX] = {
+	[DS_QUEUED] = "queued",       [DS_SENDING] = "sending",
+	[DS_SENT] = "sent",           [DS_DELIVERED] = "delivered",
+	[DS_READ] = "read",           [DS_FAILED] = "failed",
+	[DS_EXPIRED] = "expired",     [DS_CANCELLED] = "cancelled",
+	[DS_SKIPPED] = "skipped",
+};
+
+const char *delivery_status_name(enum delivery_status s)
+{
+	return (unsigned)s < DS_MAX ? status_names[s] : "unknown";
+}
+
+int delivery_status_parse(const char *s, enum delivery_status *ret)
+{
+	for (int i = 0; i < DS_MAX; i++)
+		if (strcasecmp(s, status_names[i]) == 0) {
+			*ret = (enum delivery_status)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *bcast_state_name(enum bcast_state s)
+{
+	static const char *const n[] = { "scheduled", "active", "paused",
+					 "cancelled", "done" };
+	return (unsigned)s < ARRAY_SIZE(n) ? n[s] : "unknown";
+}
+
+const char *bcast_kind_name(enum bcast_kind k)
+{
+	return k == BK_MEETING ? "meeting" : "notice";
+}
+
+void broadcast_clear(struct broadcast *b)
+{
+	free(b->title);
+	free(b->body);
+	free(b->place);
+	free(b->agenda);
+	free(b->idem_key);
+	*b = (struct broadcast){ 0 };
+}
+
+void delivery_clear(struct delivery *d)
+{
+	free(d->name);
+	free(d->group_name);
+	free(d->phone);
+	free(d->zalo_user_id);
+	free(d->messenger_psid);
+	*d = (struct delivery){ 0 };
+}
+
+void token_rec_clear(struct token_rec *t)
+{
+	if (t->access_token)
+		explicit_bzero(t->access_token, strlen(t->access_token));
+	if (t->refresh_token)
+		explicit_bzero(t->refresh_token, strlen(t->refresh_token));
+	free(t->access_token);
+	free(t->refresh_token);
+	*t = (struct token_rec){ 0 };
+}
+
+/* ---- broadcasts ---- */
+
+static void reminders_text(const struct broadcast *b, char *out, size_t n)
+{
+	size_t k = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < b->nreminders && k < n; i++)
+		k += (size_t)snprintf(out + k, n - k, "%s%" PRId64,
+				      i ? "," : "", b->reminder_ms[i]);
+}
+
+static void reminders_parse(struct broadcast *b, const char *txt)
+{
+	b->nreminders = 0;
+	while (txt && *txt && b->nreminders < BCAST_MAX_REMINDERS) {
+		char *end;
+		long long v = strtoll(txt, &end, 10);
+		if (end == txt)
+			break;
+		b->reminder_ms[b->nreminders++] = v;
+		txt = *end == ',' ? end + 1 : end;
+	}
+}
+
+int store_broadcast_insert(struct store *s, struct broadcast *b,
+			   struct wave *waves, size_t nwaves,
+			   int64_t *ret_existing)
+{
+	int r = store_begin(s);
+	if (r < 0)
+		return r;
+	if (b->idem_key) {
+		_cleanup_stmt_ sqlite3_stmt *st = STMT(s, BS_FIND_IDEM);
+		int rc = SQLITE_OK;
+		store__bind_str(st, 1, b->idem_key, &rc);
+		r = store__bind_check(s, st, rc);
+		if (r == 0)
+			r = store__step(s, st);
+		if (r > 0) {
+			if (ret_existing)
+				*ret_existing = sqlite3_column_int64(st, 0);
+			store_rollback(s);
+			return -EEXIST;
+		}
+		if (r < 0)
+			goto fail;
+	}
+	{
+		char rem[128];
+		reminders_text(b, rem, sizeof rem);
+		_cleanup_stmt_ sqlite3_stmt *st = STMT(s, BS_INSERT);
+		int rc = SQLITE_OK;
+		store__bind_i64(st, 1, b->kind, &rc);
+		store__bind_i64(st, 2, b->urgent, &rc);
+		store__bind_i64(st, 3, b->state, &rc);
+		store__bind_str(st, 4, b->title, &rc);
+		store__bind_str(st, 5, b->body, &rc);
+		store__bind_str(st, 6, b->place, &rc);
+		store__bind_str(st, 7, b->agenda, &rc);
+		store__bind_str(st, 8, b->idem_key, &rc);
+		store__bind_i64(st, 9, b->starts_ms, &rc);
+		store__bind_i64(st, 10, b->send_at_ms, &rc);
+		store__bind_i64(st, 11, b->expires_ms, &rc);
+		store__bind_i64(st, 12, b->all_groups, &rc);
+		store__bind_str(st, 13, rem, &rc);
+		store__bind_i64(st, 14, b->created_ms, &rc);
+		r = store__bind_check(s, st, rc);
+		if (r == 0)
+			r = store__exec(s, st);
+		if (r < 0)
+			goto fail;
+		b->id = sqlite3_last_insert_rowid(s->db);
+		b->updated_ms = b->created_ms;
+	}
+	for (size_t i = 0; i < b->ngroups; i++) {
+		_cleanup_stmt_ sqlite3_stmt *st = STMT(s, BS_INSERT_GROUP);
+		int rc = SQLITE_OK;
+		store__bind_i64(st, 1, b->id, &rc);
+		store__bind_i64(st, 2, b->group_ids[i], &rc);
+		r = store__bind_check(s, st, rc);
+		if (r == 0)
+			r = store__exec(s, st);
+		if (r < 0)
+			goto fail;
+	}
+	for (size_t i = 0; i < nwaves; i++) {
+		_cleanup_stmt_ sqlite3_stmt *st = STMT(s, WV_INSERT);
+		int rc = SQLITE_OK;
+		waves[i].broadcast_id = b->id;
+		store__bind_i64(st, 1, b->id, &rc);
+		store__bind_i64(st, 2, waves[i].seq, &rc);
+		store__bind_i64(st, 3, waves[i].send_at_ms, &rc);
+		store__bind_i64(st, 4, waves[i].expires_ms, &rc);
+		store__bind_i64(st, 5, waves[i].state, &rc);
+		r = store__bind_check(s, st, rc);
+		if (r == 0)
+			r = store__exec(s, st);
+		if (r < 0)
+			goto fail;
+		waves[i].id = sqlite3_last_insert_rowid(s->db);
+	}
+	return store_commit(s);
+fail:
+	store_rollback(s);
+	return r;
+}
+
+static int broadcast_from_row(sqlite3_stmt *st, struct broadcast *b)
+{
+	*b = (struct broadcast){ 0 };
+	b->id = sqlite3_column_int64(st, 0);
+	b->kind = (enum bcast_kind)sqlite3_column_int(st, 1);
+	b->urgent = sqlite3_column_int(st, 2) != 0;
+	b->state = (enum bcast_state)sqlite3_column_int(st, 3);
+	int r = store__col_str(st, 4, &b->title);
+	if (r == 0)
+		r = store__col_str(st, 5, &b->body);
+	if (r == 0)
+		r = store__col_str(st, 6, &b->place);
+	if (r == 0)
+		r = store__col_str(st, 7, &b->agenda);
+	if (r == 0)
+		r = store__col_str(st, 8, &b->idem_key);
+	b->starts_ms = sqlite3_column_int64(st, 9);
+	b->send_at_ms = sqlite3_column_int64(st, 10);
+	b->expires_ms = sqlite3_column_int64(st, 11);
+	b->created_ms = sqlite3_column_int64(st, 12);
+	b->updated_ms = sqlite3_column_int64(st, 13);
+	b->finished_ms = sqlite3_column_int64(st, 14);
+	b->all_groups = sqlite3_column_int(st, 15) != 0;
+	reminders_parse(b, (const char *)sqlite3_column_text(st, 16));
+	if (r < 0)
+		broadcast_clear(b);
+	return r;
+}
+
+static int broadcast_groups(struct store *s, struct broadcast *b)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, BS_GROUPS_OF);
+	int rc = SQLITE_OK, r;
+	store__bind_i64(st, 1, b->id, &rc);
+	r = store__bind_check(s, st, rc);
+	b->ngroups = 0;
+	while (r == 0 && (r = store__step(s, st)) > 0) {
+		if (b->ngroups < BCAST_MAX_GROUPS)
+			b->group_ids[b->ngroups++] =
+				sqlite3_column_int64(st, 0);
+		r = 0;
+	}
+	return r;
+}
+
+int store_broadcast_get(struct store *s, int64_t id, struct broadcast *ret)
+{
+	struct broadcast b;
+	{
+		_cleanup_stmt_ sqlite3_stmt *st = STMT(s, BS_GET);
+		int rc = SQLITE_OK;
+		store__bind_i64(st, 1, id, &rc);
+		int r = store__bind_check(s, st, rc);
+		if (r == 0)
+			r = store__step(s, st);
+		if (r == 0)
+			return -ENOENT;
+		if (r < 0)
+			return r;
+		r = broadcast_from_row(st, &b);
+		if (r < 0)
+			return r;
+	}
+	int r = broadcast_groups(s, &b);
+	if (r < 0) {
+		broadcast_clear(&b);
+		return r;
+	}
+	*ret = b;
+	return 0;
+}
+
+int store_broadcast_set_state(struct store *s, int64_t id,
+			      enum bcast_state state, int64_t now_ms)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, BS_SET_STATE);
+	int rc = SQLITE_OK;
+	store__bind_i64(st, 1, id, &rc);
+	store__bind_i64(st, 2, state, &rc);
+	store__bind_i64(st, 3, now_ms, &rc);
+	int r = store__bind_check(s, st, rc);
+	if (r == 0)
+		r = store__exec(s, st);
+	if (r == 0 && sqlite3_changes(s->db) == 0)
+		r = -ENOENT;
+	return r;
+}
+
+int store_broadcast_list(struct store *s, const struct broadcast_filter *f,
+			 int (*cb)(const struct broadcast *b, void *ud),
+			 void *ud)
+{
+	/* Rows are copied out first: the callback may query the store. */
+	struct broadcast *v = NULL;
+	size_t n = 0;
+	int r;
+	{
+		_cleanup_stmt_ sqlite3_stmt *st = STMT(s, BS_LIST);
+		int rc = SQLITE_OK;
+		store__bind_i64(st, 1, f->state, &rc);
+		store__bind_i64(st, 2, f->before_id, &rc);
+		store__bind_i64(st, 3, f->limit ? (int64_t)f->limit : -1, &rc);
+		r = store__bind_check(s, st, rc);
+		while (r == 0 && (r = store__step(s, st)) > 0) {
+			struct broadcast *nv = realloc(v, (n + 1) * sizeof *v);
+			if (!nv) {
+				r = -ENOMEM;
+				break;
+			}
+			v = nv;
+			r = broadcast_from_row(st, &v[n]);
+			if (r == 0)
+				n++;
+		}
+	}
+	for (size_t i = 0; i < n && r == 0; i++) {
+		r = broadcast_groups(s, &v[i]);
+		if (r == 0)
+			r = cb(&v[i], ud);
+	}
+	for (size_t i = 0; i < n; i++)
+		broadcast_clear(&v[i]);
+	free(v);
+	return r;
+}
+
+/* ---- waves ---- */
+
+static void wave_from_row(sqlite3_stmt *st, struct wave *w)
+{
+	w->id = sqlite3_column_int64(st, 0);
+	w->broadcast_id = sqlite3_column_int64(st, 1);
+	w->seq = sqlite3_column_int(st, 2);
+	w->send_at_ms = sqlite3_column_int64(st, 3);
+	w->expires_ms = sqlite3_column_int64(st, 4);
+	w->state = (enum wave_state)sqlite3_column_int(st, 5);
+	w->cursor = sqlite3_column_int64(st, 6);
+	w->total = sqlite3_column_int64(st, 7);
+}
+
+static int wave_list(struct store *s, sqlite3_stmt *st,
+		     int (*cb)(const struct wave *w, void *ud), void *ud)
+{
+	struct wave *v = NULL;
+	size_t n = 0;
+	int r;
+	while ((r = store__step(s, st)) > 0) {
+		struct wave *nv = realloc(v, (n + 1) * sizeof *v);
+		if (!nv) {
+			r = -ENOMEM;
+			break;
+		}
+		v = nv;
+		wave_from_row(st, &v[n++]);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = cb(&v[i], ud);
+	free(v);
+	return r;
+}
+
+int store_wave_list_open(struct store *s,
+			 int (*cb)(const struct wave *w, void *ud), void *ud)
+{
+	return wave_list(s, STMT(s, WV_LIST_OPEN), cb, ud);
+}
+
+int store_wave_list(struct store *s, int64_t broadcast_id,
+		    int (*cb)(const struct wave *w, void *ud), void *ud)
+{
+	sqlite3_stmt *st = STMT(s, WV_LIST);
+	int rc = SQLITE_OK;
+	store__bind_i64(st, 1, broadcast_id, &rc);
+	int r = store__bind_check(s, st, rc);
+	return r ?: wave_list(s, st, cb, ud);
+}
+
+int store_wave_set_state(struct store *s, int64_t id, enum wave_state state)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, WV_SET_STATE);
+	int rc = SQLITE_OK;
+	store__bind_i64(st, 1, id, &rc);
+	store__bind_i64(st, 2, state, &rc);
+	int r = store__bind_check(s, st, rc);
+	return r ?: store__exec(s, st);
+}
+
+static int query_i64(struct store *s, sqlite3_stmt *st, int64_t id,
+		     int64_t *ret, bool *ret_null)
+{
+	_cleanup_stmt_ sqlite3_stmt *q = st;
+	int rc = SQLITE_OK;
+	store__bind_i64(q, 1, id, &rc);
+	int r = store__bind_check(s, q, rc);
+	if (r == 0)
+		r = store__step(s, q);
+	if (r == 0)
+		return -ENOENT;
+	if (r < 0)
+		return r;
+	if (ret_null)
+		*ret_null = sqlite3_column_type(q, 0) == SQLITE_NULL;
+	*ret = sqlite3_column_int64(q, 0);
+	return 0;
+}
+
+int store_wave_materialise(struct store *s, struct wave *w, bool all_groups,
+			   bool urgent, uint32_t chunk, int64_t now_ms,
+			   bool *ret_done)
+{
+	(void)urgent;
+	int64_t first = 0;
+	int r;
+	if (w->seq > 0) {
+		r = query_i64(s, STMT(s, WV_FIRST_OF), w->broadcast_id, &first,
+			      NULL);
+		if (r < 0)
+			return r;
+	}
+	r = store_begin(s);
+	if (r < 0)
+		return r;
+	int changes = 0;
+	{
+		sqlite3_stmt *st = STMT(s, w->seq > 0 ? WV_FILL_FROM :
+					all_groups ? WV_FILL_ALL :
+					WV_FILL_GROUPS);
+		_cleanup_stmt_ sqlite3_stmt *q = st;
+		int rc = SQLITE_OK;
+		store__bind_i64(q, 1, w->id, &rc);
+		store__bind_i64(q, 2, w->broadcast_id, &rc);
+		store__bind_i64(q, 3, w->send_at_ms, &rc);
+		store__bind_i64(q, 4, now_ms, &rc);
+		store__bind_i64(q, 5, w->cursor, &rc);
+		store__bind_i64(q, 6, chunk, &rc);
+		if (w->seq > 0)
+			store__bind_i64(q, 7, first, &rc);
+		r = store__bind_check(s, q, rc);
+		if (r == 0)
+			r = store__exec(s, q);
+		if (r == 0)
+			changes = sqlite3_changes(s->db);
+	}
+	if (r == 0 && changes > 0) {
+		bool null;
+		r = query_i64(s, STMT(s, WV_CURSOR), w->id, &w->cursor, &null);
+	}
+	bool done = r == 0 && (uint32_t)changes < chunk;
+	if (r == 0) {
+		_cleanup_stmt_ sqlite3_stmt *st = STMT(s, WV_SAVE);
+		int rc = SQLITE_OK;
+		store__bind_i64(st, 1, w->id, &rc);
+		store__bind_i64(st, 2, done ? WS_READY : WS_MATERIALISING, &rc);
+		store__bind_i64(st, 3, w->cursor, &rc);
+		store__bind_i64(st, 4, w->total + changes, &rc);
+		r = store__bind_check(s, st, rc);
+		if (r == 0)
+			r = store__exec(s, st);
+	}
+	if (r < 0) {
+		store_rollback(s);
+		return r;
+	}
+	r = store_commit(s);
+	if (r < 0)
+		return r;
+	w->total += changes;
+	w->state = done ? WS_READY : WS_MATERIALISING;
+	*ret_done = done;
+	return 0;
+}
+
+/* ---- deliveries ---- */
+
+static int delivery_from_row(sqlite3_stmt *st, struct delivery *d)
+{
+	*d = (struct delivery){ 0 };
+	d->id = sqlite3_column_int64(st, 0);
+	d->wave_id = sqlite3_column_int64(st, 1);
+	d->broadcast_id = sqlite3_column_int64(st, 2);
+	d->household_id = sqlite3_column_int64(st, 3);
+	d->group_id = sqlite3_column_int64(st, 4);
+	d->status = (enum delivery_status)sqlite3_column_int(st, 5);
+	d->chain_pos = sqlite3_column_int(st, 6);
+	d->attempts = sqlite3_column_int(st, 7);
+	d->total_attempts = sqlite3_column_int(st, 8);
+	d->possible_dup = sqlite3_column_int(st, 9) != 0;
+	d->next_at_ms = sqlite3_column_int64(st, 10);
+	int r = store__col_str(st, 11, &d->name);
+	if (r == 0)
+		r = store__col_str(st, 12, &d->group_name);
+	if (r == 0)
+		r = store__col_str(st, 13, &d->phone);
+	if (r == 0)
+		r = store__col_str(st, 14, &d->zalo_user_id);
+	if (r == 0)
+		r = store__col_str(st, 15, &d->messenger_psid);
+	if (r < 0)
+		delivery_clear(d);
+	return r;
+}
+
+int store_delivery_due(struct store *s, int64_t wave_id, int64_t now_ms,
+		       uint32_t limit,
+		       int (*cb)(const struct delivery *d, void *ud), void *ud)
+{
+	struct delivery *v = calloc(limit ? limit : 1, sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	size_t n = 0;
+	int r;
+	{
+		_cleanup_stmt_ sqlite3_stmt *st = STMT(s, DL_DUE);
+		int rc = SQLITE_OK;
+		store__bind_i64(st, 1, wave_id, &rc);
+		store__bind_i64(st, 2, now_ms, &rc);
+		store__bind_i64(st, 3, limit, &rc);
+		r = store__bind_check(s, st, rc);
+		while (r == 0 && n < limit && (r = store__step(s, st)) > 0) {
+			r = delivery_from_row(st, &v[n]);
+			if (r == 0)
+				n++;
+		}
+	}
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = cb(&v[i], ud);
+	for (size_t i = 0; i < n; i++)
+		delivery_clear(&v[i]);
+	free(v);
+	return r;
+}
+
+int store_wave_next_due(struct store *s, int64_t wave_id, int64_t *ret_ms)
+{
+	bool null = true;
+	int r = query_i64(s, STMT(s, DL_NEXT_DUE), wave_id, ret_ms, &null);
+	if (r == 0 && null)
+		r = -ENOENT;
+	return r;
+}
+
+int store_wave_busy(struct store *s, int64_t wave_id, bool *ret)
+{
+	int64_t v = 0;
+	int r = query_i64(s, STMT(s, DL_BUSY), wave_id, &v, NULL);
+	if (r == 0)
+		*ret = v != 0;
+	return r;
+}
+
+int store_delivery_mark_sending(struct store *s, int64_t id, int chain_pos,
+				const char *channel, const char *recipient,
+				int64_t now_ms)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, DL_MARK_SENDING);
+	int rc = SQLITE_OK;
+	store__bind_i64(st, 1, id, &rc);
+	store__bind_i64(st, 2, chain_pos, &rc);
+	store__bind_str(st, 3, channel, &rc);
+	store__bind_str(st, 4, recipient, &rc);
+	store__bind_i64(st, 5, now_ms, &rc);
+	int r = store__bind_check(s, st, rc);
+	if (r == 0)
+		r = store__exec(s, st);
+	if (r == 0 && sqlite3_changes(s->db) == 0)
+		r = -ESTALE;
+	return r;
+}
+
+int store_delivery_update(struct store *s, const struct delivery_update *u)
+{
+	int r = store_begin(s);
+	if (r < 0)
+		return r;
+	{
+		_cleanup_stmt_ sqlite3_stmt *st = STMT(s, DL_UPDATE);
+		int rc = SQLITE_OK;
+		store__bind_i64(st, 1, u->id, &rc);
+		store__bind_i64(st, 2, u->status, &rc);
+		store__bind_i64(st, 3, u->chain_pos, &rc);
+		store__bind_i64(st, 4, u->attempts, &rc);
+		store__bind_i64(st, 5, u->next_at_ms, &rc);
+		store__bind_str(st, 6, u->msg_id && *u->msg_id ? u->msg_id
+							      : NULL, &rc);
+		store__bind_str(st, 7, u->code, &rc);
+		store__bind_str(st, 8, u->message, &rc);
+		if (u->sms_encoding >= 0) {
+			store__bind_i64(st, 9, u->sms_encoding, &rc);
+			store__bind_i64(st, 10, u->sms_segments, &rc);
+		}
+		store__bind_i64(st, 11, u->now_ms, &rc);
+		store__bind_i64(st, 12, u->possible_dup, &rc);
+		r = store__bind_check(s, st, rc);
+		if (r == 0)
+			r = store__exec(s, st);
+	}
+	if (r == 0 && u->channel) {
+		_cleanup_stmt_ sqlite3_stmt *st = STMT(s, AT_INSERT);
+		int rc = SQLITE_OK;
+		store__bind_i64(st, 1, u->id, &rc);
+		store__bind_i64(st, 2, u->now_ms, &rc);
+		store__bind_str(st, 3, u->channel, &rc);
+		if (u->http_status)
+			store__bind_i64(st, 4, u->http_status, &rc);
+		if (u->outcome >= 0)
+			store__bind_i64(st, 5, u->outcome, &rc);
+		store__bind_str(st, 6, u->code, &rc);
+		store__bind_str(st, 7, u->message, &rc);
+		store__bind_i64(st, 8, u->latency_ms, &rc);
+		r = store__bind_check(s, st, rc);
+		if (r == 0)
+			r = store__exec(s, st);
+	}
+	if (r < 0) {
+		store_rollback(s);
+		return r;
+	}
+	return store_commit(s);
+}
+
+static int exec_changes(struct store *s, int which, int64_t a, int64_t b)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, which);
+	int rc = SQLITE_OK;
+	store__bind_i64(st, 1, a, &rc);
+	if (which != DL_RECOVER)
+		store__bind_i64(st, 2, b, &rc);
+	int r = store__bind_check(s, st, rc);
+	if (r == 0)
+		r = store__exec(s, st);
+	return r < 0 ? r : sqlite3_changes(s->db);
+}
+
+int store_delivery_recover(struct store *s, int64_t now_ms)
+{
+	return exec_changes(s, DL_RECOVER, now_ms, 0);
+}
+
+int store_wave_expire(struct store *s, int64_t wave_id, int64_t now_ms)
+{
+	return exec_changes(s, DL_EXPIRE, wave_id, now_ms);
+}
+
+int store_broadcast_cancel_queued(struct store *s, int64_t id, int64_t now_ms)
+{
+	return exec_changes(s, DL_CANCEL, id, now_ms);
+}
+
+int store_broadcast_requeue_failed(struct store *s, int64_t id,
+				   int64_t now_ms)
+{
+	return exec_changes(s, DL_REQUEUE, id, now_ms);
+}
+
+int store_broadcast_counts(struct store *s, int64_t id, enum count_by by,
+			   int (*cb)(const char *key, enum delivery_status st,
+				     int64_t n, void *ud), void *ud)
+{
+	int which = by == COUNT_BY_GROUP ? DL_COUNT_GROUP :
+		    by == COUNT_BY_CHANNEL ? DL_COUNT_CHANNEL : DL_COUNT_STATUS;
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, which);
+	int rc = SQLITE_OK;
+	store__bind_i64(st, 1, id, &rc);
+	int r = store__bind_check(s, st, rc);
+	while (r == 0 && (r = store__step(s, st)) > 0) {
+		const char *key = (const char *)sqlite3_column_text(st, 0);
+		r = cb(key ? key : "",
+		       (enum delivery_status)sqlite3_column_int(st, 1),
+		       sqlite3_column_int64(st, 2), ud);
+	}
+	return r;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+int store_delivery_list(struct store *s, const struct delivery_filter *f,
+			int (*cb)(const struct delivery_row *r, void *ud),
+			void *ud)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, DL_LIST);
+	int rc = SQLITE_OK;
+	store__bind_i64(st, 1, f->broadcast_id, &rc);
+	store__bind_i64(st, 2, f->after_id, &rc);
+	store__bind_i64(st, 3, f->status, &rc);
+	store__bind_i64(st, 4, f->group_id, &rc);
+	store__bind_str(st, 5, f->channel, &rc);
+	store__bind_i64(st, 6, f->limit ? (int64_t)f->limit : -1, &rc);
+	int r = store__bind_check(s, st, rc);
+	while (r == 0 && (r = store__step(s, st)) > 0) {
+		struct delivery_row d = {
+			.id = sqlite3_column_int64(st, 0),
+			.wave_id = sqlite3_column_int64(st, 1),
+			.household_id = sqlite3_column_int64(st, 2),
+			.seq = sqlite3_column_int(st, 3),
+			.status = (enum delivery_status)
+				sqlite3_column_int(st, 4),
+			.name = col_text(st, 5),
+			.group_code = col_text(st, 6),
+			.address = col_text(st, 7),
+			.phone = col_text(st, 8),
+			.channel = col_text(st, 9),
+			.recipient = col_text(st, 10),
+			.msg_id = col_text(st, 11),
+			.code = col_text(st, 12),
+			.message = col_text(st, 13),
+			.attempts = sqlite3_column_int(st, 14),
+			.possible_dup = sqlite3_column_int(st, 15) != 0,
+			.sms_segments = sqlite3_column_type(st, 16) ==
+						SQLITE_NULL ? -1 :
+					sqlite3_column_int(st, 16),
+			.updated_ms = sqlite3_column_int64(st, 17),
+			.sent_ms = sqlite3_column_int64(st, 18),
+			.final_ms = sqlite3_column_int64(st, 19),
+		};
+		r = cb(&d, ud);
+	}
+	return r;
+}
+
+int store_queue_depth(struct store *s, int64_t *ret_urgent,
+		      int64_t *ret_normal, int64_t *ret_oldest_ms)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, DL_DEPTH);
+	int r;
+	*ret_urgent = *ret_normal = 0;
+	*ret_oldest_ms = 0;
+	while ((r = store__step(s, st)) > 0) {
+		int64_t n = sqlite3_column_int64(st, 1);
+		int64_t oldest = sqlite3_column_int64(st, 2);
+		if (sqlite3_column_int(st, 0))
+			*ret_urgent = n;
+		else
+			*ret_normal = n;
+		if (n && (!*ret_oldest_ms || oldest < *ret_oldest_ms))
+			*ret_oldest_ms = oldest;
+	}
+	return r;
+}
+
+int store_token_get(struct store *s, const char *channel,
+		    struct token_rec *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, TK_GET);
+	int rc = SQLITE_OK;
+	store__bind_str(st, 1, channel, &rc);
+	int r = store__bind_check(s, st, rc);
+	if (r == 0)
+		r = store__step(s, st);
+	if (r == 0)
+		return -ENOENT;
+	if (r < 0)
+		return r;
+	struct token_rec t = { 0 };
+	r = store__col_str(st, 0, &t.access_token);
+	if (r == 0)
+		r = store__col_str(st, 1, &t.refresh_token);
+	t.expires_ms = sqlite3_column_int64(st, 2);
+	t.updated_ms = sqlite3_column_int64(st, 3);
+	if (r < 0) {
+		token_rec_clear(&t);
+		return r;
+	}
+	*ret = t;
+	return 0;
+}
+
+int store_token_put(struct store *s, const char *channel,
+		    const struct token_rec *t)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, TK_PUT);
+	int rc = SQLITE_OK;
+	store__bind_str(st, 1, channel, &rc);
+	store__bind_str(st, 2, t->access_token, &rc);
+	store__bind_str(st, 3, t->refresh_token, &rc);
+	store__bind_i64(st, 4, t->expires_ms, &rc);
+	store__bind_i64(st, 5, t->updated_ms, &rc);
+	int r = store__bind_check(s, st, rc);
+	return r ?: store__exec(s, st);
+}
