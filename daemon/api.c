@@ -28,10 +28,11 @@
 
 #include "config-build.h"
 #include "loaxa/log.h"
+#include "loaxa/template.h"
 #include "loaxa/text.h"
 
 #define API_MAX_SEGMENTS 8
-#define API_HEADER_MEMORY (32 * 1024)
+#define API_HEADER_MEMORY (16 * 1024)
 
 struct api;
 
@@ -52,6 +53,7 @@ struct api {
 	char *sock_path;
 	char *token;        /* TCP bearer token */
 	size_t max_body;
+	uint32_t sms_warn;
 	/* stopping */
 	uv_timer_t drain;
 	uint64_t drain_deadline;
@@ -240,6 +242,11 @@ static json_t *body_object(struct rctx *rc)
 			    "required");
 		return NULL;
 	}
+	if (!text_utf8_valid(rc->body, rc->body_len)) {
+		reply_error(rc, 400, "bad_request", "the body is not valid "
+			    "UTF-8");
+		return NULL;
+	}
 	json_error_t err;
 	json_t *j = json_loadb(rc->body, rc->body_len,
 			       JSON_REJECT_DUPLICATES, &err);
@@ -425,6 +432,29 @@ static void h_status(struct rctx *rc)
 	if (r < 0)
 		return reply_errno(rc, r, NULL, "status");
 	int64_t up = (util_now_ms() - rc->api->deps.started_ms) / 1000;
+	struct engine_status es;
+	engine_status(rc->api->deps.engine, &es);
+	json_t *chans = json_array();
+	for (size_t i = 0; chans && i < es.nchannels; i++) {
+		const struct engine_chan_status *ch = &es.chans[i];
+		json_array_append_new(chans, json_pack(
+			"{s:s,s:s,s:s,s:s,s:i,s:I,s:I,s:I,s:I,s:f,s:o}",
+			"name", ch->name, "driver", ch->driver,
+			"state", chan_state_name(ch->state),
+			"message", ch->message, "in_flight", (int)ch->in_flight,
+			"sent", (json_int_t)ch->sent,
+			"failed", (json_int_t)ch->failed,
+			"attempts", (json_int_t)ch->attempts,
+			"rate_limit_waits", (json_int_t)ch->rate_waits,
+			"rate", ch->rate, "token_expires_ms",
+			ch->token_expires_ms ? json_integer(ch->token_expires_ms)
+					    : json_null()));
+	}
+	json_t *queue = json_pack("{s:I,s:I,s:o}", "urgent",
+				  (json_int_t)es.queue_urgent, "normal",
+				  (json_int_t)es.queue_normal, "oldest_ms",
+				  es.oldest_ms ? json_integer(es.oldest_ms) :
+						 json_null());
 	reply_json(rc, 200, json_pack(
 		"{s:s,s:I,s:s,s:i,s:I,s:I,s:I,s:I}",
 		"version", LOAXA_VERSION, "uptime_s", (json_int_t)up,
@@ -434,6 +464,13 @@ static void h_status(struct rctx *rc)
 		"households", (json_int_t)c.households,
 		"phones", (json_int_t)c.phones,
 		"opted_out", (json_int_t)c.opted_out));
+	if (rc->json) {
+		json_object_set_new(rc->json, "queue", queue);
+		json_object_set_new(rc->json, "channels", chans);
+	} else {
+		json_decref(queue);
+		json_decref(chans);
+	}
 }
 
 static int list_groups_cb(const struct group_rec *g, void *ud)
@@ -734,6 +771,520 @@ static void h_export(struct rctx *rc)
 	rc->disposition = "attachment; filename=\"households.csv\"";
 }
 
+
+/* ---- broadcasts ---- */
+
+static json_t *jtime(int64_t ms)
+{
+	return ms ? json_integer(ms) : json_null();
+}
+
+struct counts_ctx {
+	json_t *o;
+	bool nested;
+};
+
+static int counts_cb(const char *key, enum delivery_status st, int64_t n,
+		     void *ud)
+{
+	struct counts_ctx *c = ud;
+	json_t *o = c->o;
+	if (c->nested) {
+		o = json_object_get(c->o, key);
+		if (!o) {
+			o = json_object();
+			if (!o || json_object_set_new(c->o, key, o) < 0)
+				return -ENOMEM;
+		}
+	}
+	return json_object_set_new(o, delivery_status_name(st),
+				   json_integer(n)) < 0 ? -ENOMEM : 0;
+}
+
+static int wave_json_cb(const struct wave *w, void *ud)
+{
+	static const char *const names[] = { "pending", "materialising",
+					     "ready", "done" };
+	return json_array_append_new(ud, json_pack(
+		"{s:i,s:I,s:I,s:s,s:I}", "seq", w->seq,
+		"send_at_ms", (json_int_t)w->send_at_ms,
+		"expires_ms", (json_int_t)w->expires_ms,
+		"state", (unsigned)w->state < 4 ? names[w->state] : "?",
+		"total", (json_int_t)w->total)) ? -ENOMEM : 0;
+}
+
+/* A broadcast as JSON; with details, the counts by group and channel and
+ * the waves. */
+static json_t *broadcast_json(struct rctx *rc, const struct broadcast *b,
+			      bool details)
+{
+	struct store *s = rc->api->deps.store;
+	json_t *groups = json_array();
+	for (size_t i = 0; groups && i < b->ngroups; i++) {
+		struct group_rec g = { 0 };
+		if (store_group_get(s, b->group_ids[i], &g) == 0)
+			json_array_append_new(groups, json_string(g.code));
+		group_rec_clear(&g);
+	}
+	json_t *rem = json_array();
+	for (size_t i = 0; rem && i < b->nreminders; i++)
+		json_array_append_new(rem, json_integer(b->reminder_ms[i]));
+	char when[64] = "";
+	if (b->kind == BK_MEETING)
+		broadcast_time_text(rc->api->deps.bc, b->starts_ms, when,
+				    sizeof when);
+	char send_text[64];
+	broadcast_time_text(rc->api->deps.bc, b->send_at_ms, send_text,
+			    sizeof send_text);
+	json_t *counts = json_object();
+	for (int st = 0; counts && st < DS_MAX; st++)
+		json_object_set_new(counts, delivery_status_name(st),
+				    json_integer(0));
+	struct counts_ctx cc = { .o = counts };
+	store_broadcast_counts(s, b->id, COUNT_BY_STATUS, counts_cb, &cc);
+	int64_t total = 0, fin = 0;
+	const char *key;
+	json_t *v;
+	json_object_foreach(counts, key, v) {
+		total += json_integer_value(v);
+		if (!streq(key, "queued") && !streq(key, "sending"))
+			fin += json_integer_value(v);
+	}
+	json_t *o = json_pack(
+		"{s:I,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:s,s:I,s:s,s:I,"
+		"s:o,s:b,s:o,s:o,s:I,s:I,s:o,s:o,s:{s:I,s:I,s:f}}",
+		"id", (json_int_t)b->id, "kind", bcast_kind_name(b->kind),
+		"priority", b->urgent ? "urgent" : "normal",
+		"state", bcast_state_name(b->state), "title", b->title,
+		"body", jstr_or_null(b->body), "place", jstr_or_null(b->place),
+		"agenda", jstr_or_null(b->agenda),
+		"starts_ms", jtime(b->starts_ms),
+		"starts_text", b->kind == BK_MEETING ? json_string(when) :
+							json_null(),
+		"send_at_text", send_text,
+		"send_at_ms", (json_int_t)b->send_at_ms,
+		"expires_text", "",
+		"expires_ms", (json_int_t)b->expires_ms,
+		"groups", groups, "all_groups", b->all_groups,
+		"reminders_ms", rem,
+		"idempotency_key", jstr_or_null(b->idem_key),
+		"created_ms", (json_int_t)b->created_ms,
+		"updated_ms", (json_int_t)b->updated_ms,
+		"finished_ms", jtime(b->finished_ms),
+		"counts", counts,
+		"progress", "total", (json_int_t)total, "final",
+		(json_int_t)fin, "percent",
+		total ? (double)fin * 100.0 / (double)total : 0.0);
+	if (o) {
+		char exp[64];
+		broadcast_time_text(rc->api->deps.bc, b->expires_ms, exp,
+				    sizeof exp);
+		json_object_set_new(o, "expires_text", json_string(exp));
+	}
+	if (o && details) {
+		json_t *waves = json_array(), *bg = json_object(),
+		       *bch = json_object();
+		store_wave_list(s, b->id, wave_json_cb, waves);
+		cc = (struct counts_ctx){ .o = bg, .nested = true };
+		store_broadcast_counts(s, b->id, COUNT_BY_GROUP, counts_cb,
+				       &cc);
+		cc = (struct counts_ctx){ .o = bch, .nested = true };
+		store_broadcast_counts(s, b->id, COUNT_BY_CHANNEL, counts_cb,
+				       &cc);
+		json_object_set_new(o, "waves", waves);
+		json_object_set_new(o, "by_group", bg);
+		json_object_set_new(o, "by_channel", bch);
+	}
+	return o;
+}
+
+/* A time member: a string as typed, or an integer of ms. */
+static void member_time(json_t *o, const char *key, struct btime *t,
+			struct verrors *ve)
+{
+	json_t *v = json_object_get(o, key);
+	*t = (struct btime){ 0 };
+	if (!v || json_is_null(v))
+		return;
+	if (json_is_string(v))
+		t->text = json_string_value(v);
+	else if (json_is_integer(v))
+		t->ms = json_integer_value(v);
+	else
+		verrors_add(ve, key, "wrong_type", "%s must be a time like "
+			    "\"19:30 05/12/2026\" or milliseconds", key);
+}
+
+static const char *const broadcast_keys[] = {
+	"kind", "priority", "title", "body", "place", "agenda", "starts_at",
+	"send_at", "expires_at", "groups", "reminders", "idempotency_key",
+};
+
+#define REQ_MAX_LIST 64
+
+struct breq_storage {
+	const char *groups[REQ_MAX_LIST];
+	const char *reminders[REQ_MAX_LIST];
+};
+
+static int string_list(json_t *o, const char *key, const char **dst,
+		       size_t *n, struct verrors *ve)
+{
+	json_t *v = json_object_get(o, key);
+	*n = 0;
+	if (!v || json_is_null(v))
+		return 0;
+	if (json_is_string(v)) {
+		dst[(*n)++] = json_string_value(v);
+		return 0;
+	}
+	if (!json_is_array(v) || json_array_size(v) > REQ_MAX_LIST) {
+		verrors_add(ve, key, "wrong_type", "%s must be a list of at "
+			    "most %d strings", key, REQ_MAX_LIST);
+		return -EINVAL;
+	}
+	size_t i;
+	json_t *e;
+	json_array_foreach(v, i, e) {
+		if (!json_is_string(e)) {
+			char f[48];
+			snprintf(f, sizeof f, "%s[%zu]", key, i);
+			verrors_add(ve, f, "wrong_type", "%s must be a string",
+				    f);
+			return -EINVAL;
+		}
+		dst[(*n)++] = json_string_value(e);
+	}
+	return 0;
+}
+
+static void breq_from_json(struct rctx *rc, json_t *o,
+			   struct broadcast_req *req, struct breq_storage *st,
+			   struct verrors *ve)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(o, key, v) {
+		bool known = false;
+		for (size_t i = 0; i < ARRAY_SIZE(broadcast_keys); i++)
+			known |= streq(key, broadcast_keys[i]);
+		if (!known)
+			verrors_add(ve, key, "unknown_field",
+				    "unknown field '%.64s'", key);
+	}
+	*req = (struct broadcast_req){ 0 };
+	member_str(o, "kind", &req->kind, ve);
+	member_str(o, "priority", &req->priority, ve);
+	member_str(o, "title", &req->title, ve);
+	member_str(o, "body", &req->body, ve);
+	member_str(o, "place", &req->place, ve);
+	member_str(o, "agenda", &req->agenda, ve);
+	member_str(o, "idempotency_key", &req->idem_key, ve);
+	const char *hdr = MHD_lookup_connection_value(rc->conn,
+						      MHD_HEADER_KIND,
+						      "Idempotency-Key");
+	if (hdr && *hdr)
+		req->idem_key = hdr;
+	member_time(o, "starts_at", &req->starts_at, ve);
+	member_time(o, "send_at", &req->send_at, ve);
+	member_time(o, "expires_at", &req->expires_at, ve);
+	json_t *g = json_object_get(o, "groups");
+	if (json_is_string(g) && streq(json_string_value(g), "all"))
+		req->all_groups = true;
+	else if (string_list(o, "groups", st->groups, &req->ngroups, ve) == 0)
+		req->groups = st->groups;
+	if (string_list(o, "reminders", st->reminders, &req->nreminders,
+			ve) == 0)
+		req->reminders = st->reminders;
+}
+
+static void h_broadcast_create(struct rctx *rc)
+{
+	json_t *o = body_object(rc);
+	if (!o)
+		return;
+	struct verrors ve = { 0 };
+	struct broadcast_req req;
+	struct breq_storage st;
+	breq_from_json(rc, o, &req, &st, &ve);
+	struct broadcast b = { 0 };
+	bool existing = false;
+	int r = ve.n ? -EINVAL : broadcast_create(rc->api->deps.bc, &req, &ve,
+						  &b, &existing);
+	if (r == 0)
+		reply_json(rc, existing ? 200 : 201,
+			   broadcast_json(rc, &b, false));
+	else if (r == -ENODEV)
+		reply_error(rc, 409, "no_route", "no channel is configured: add "
+			    "[channel.NAME] sections and a [route] chain to "
+			    "loaxa.ini, then reload");
+	else
+		reply_errno(rc, r, &ve, "broadcast");
+	broadcast_clear(&b);
+	verrors_clear(&ve);
+	json_decref(o);
+}
+
+static void h_broadcast_preview(struct rctx *rc)
+{
+	json_t *o = body_object(rc);
+	if (!o)
+		return;
+	struct verrors ve = { 0 };
+	struct broadcast_req req;
+	struct breq_storage st;
+	breq_from_json(rc, o, &req, &st, &ve);
+	struct broadcast b = { 0 };
+	int r = ve.n ? -EINVAL : broadcast_build(rc->api->deps.bc, &req,
+						 util_now_ms(), &ve, &b);
+	struct engine_preview p = { 0 };
+	if (r == 0)
+		r = engine_preview(rc->api->deps.engine, &b,
+				   "Nguyễn Văn An", "Nhóm dân cư 2A", &p);
+	if (r == 0) {
+		json_t *a = json_array();
+		for (size_t i = 0; a && i < p.n; i++) {
+			json_t *m = json_pack("{s:s,s:s,s:s}", "channel",
+					      p.m[i].channel, "driver",
+					      p.m[i].driver, "text",
+					      p.m[i].text);
+			if (m && p.m[i].segments >= 0)
+				json_object_set_new(m, "sms", json_pack(
+					"{s:s,s:i,s:I}", "encoding",
+					sms_encoding_name(p.m[i].encoding),
+					"segments", p.m[i].segments, "units",
+					(json_int_t)p.m[i].units));
+			json_array_append_new(a, m);
+		}
+		reply_json(rc, 200, json_pack("{s:o,s:i}", "messages", a,
+					      "sms_warn_segments",
+					      (int)rc->api->sms_warn));
+	} else {
+		reply_errno(rc, r, &ve, "broadcast");
+	}
+	engine_preview_clear(&p);
+	broadcast_clear(&b);
+	verrors_clear(&ve);
+	json_decref(o);
+}
+
+struct blist_ctx {
+	struct rctx *rc;
+	json_t *a;
+	uint32_t limit, n;
+	int64_t last;
+	bool more;
+};
+
+static int blist_cb(const struct broadcast *b, void *ud)
+{
+	struct blist_ctx *c = ud;
+	if (c->n == c->limit) {
+		c->more = true;
+		return 1;
+	}
+	c->n++;
+	c->last = b->id;
+	return json_array_append_new(c->a, broadcast_json(c->rc, b, false)) ?
+		       -ENOMEM : 0;
+}
+
+static void h_broadcasts_list(struct rctx *rc)
+{
+	int64_t limit, before;
+	if (query_int(rc, "limit", 1, 200, 50, &limit) < 0 ||
+	    query_int(rc, "before", 0, INT64_MAX, 0, &before) < 0)
+		return;
+	struct broadcast_filter f = { .state = -1, .before_id = before,
+				      .limit = (uint32_t)limit + 1 };
+	const char *st = query(rc, "state");
+	if (st && *st) {
+		static const char *const names[] = { "scheduled", "active",
+			"paused", "cancelled", "done" };
+		for (int i = 0; i < 5; i++)
+			if (streq(st, names[i]))
+				f.state = i;
+		if (f.state < 0)
+			return reply_error(rc, 400, "bad_request", "state must "
+					   "be scheduled, active, paused, "
+					   "cancelled or done");
+	}
+	struct blist_ctx c = { .rc = rc, .a = json_array(),
+			       .limit = (uint32_t)limit };
+	int r = store_broadcast_list(rc->api->deps.store, &f, blist_cb, &c);
+	if (r < 0) {
+		json_decref(c.a);
+		return reply_errno(rc, r, NULL, "broadcasts");
+	}
+	reply_json(rc, 200, json_pack("{s:o,s:o}", "broadcasts", c.a,
+				      "next_before", c.more ?
+				      json_integer(c.last) : json_null()));
+}
+
+static int broadcast_id(struct rctx *rc, int64_t *ret)
+{
+	if (util_parse_int64(rc->seg[1], 1, INT64_MAX, ret) < 0) {
+		reply_error(rc, 404, "not_found", "no such broadcast");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void reply_broadcast(struct rctx *rc, int64_t id, unsigned status)
+{
+	struct broadcast b = { 0 };
+	int r = store_broadcast_get(rc->api->deps.store, id, &b);
+	if (r == 0)
+		reply_json(rc, status, broadcast_json(rc, &b, true));
+	else
+		reply_errno(rc, r, NULL, "broadcast");
+	broadcast_clear(&b);
+}
+
+static void h_broadcast_get(struct rctx *rc)
+{
+	int64_t id;
+	if (broadcast_id(rc, &id) == 0)
+		reply_broadcast(rc, id, 200);
+}
+
+static void broadcast_action(struct rctx *rc,
+			     int (*fn)(struct broadcaster *, int64_t),
+			     const char *what)
+{
+	int64_t id;
+	if (broadcast_id(rc, &id) < 0)
+		return;
+	int r = fn(rc->api->deps.bc, id);
+	if (r == -EALREADY)
+		return reply_error(rc, 409, "wrong_state", "the broadcast "
+				   "cannot be %s in its present state", what);
+	if (r < 0)
+		return reply_errno(rc, r, NULL, "broadcast");
+	reply_broadcast(rc, id, 200);
+}
+
+static void h_broadcast_cancel(struct rctx *rc)
+{
+	broadcast_action(rc, broadcast_cancel, "cancelled");
+}
+
+static void h_broadcast_pause(struct rctx *rc)
+{
+	broadcast_action(rc, broadcast_pause, "paused");
+}
+
+static void h_broadcast_resume(struct rctx *rc)
+{
+	broadcast_action(rc, broadcast_resume, "resumed");
+}
+
+static void h_broadcast_retry(struct rctx *rc)
+{
+	int64_t id;
+	if (broadcast_id(rc, &id) < 0)
+		return;
+	int n = broadcast_retry(rc->api->deps.bc, id);
+	if (n == -EALREADY)
+		return reply_error(rc, 409, "wrong_state", "a cancelled "
+				   "broadcast cannot be retried");
+	if (n < 0)
+		return reply_errno(rc, n, NULL, "broadcast");
+	struct broadcast b = { 0 };
+	int r = store_broadcast_get(rc->api->deps.store, id, &b);
+	if (r == 0)
+		reply_json(rc, 200, json_pack("{s:i,s:o}", "requeued", n,
+					      "broadcast",
+					      broadcast_json(rc, &b, false)));
+	else
+		reply_errno(rc, r, NULL, "broadcast");
+	broadcast_clear(&b);
+}
+
+struct dlist_ctx {
+	json_t *a;
+	uint32_t limit, n;
+	int64_t last;
+	bool more;
+};
+
+static int dlist_cb(const struct delivery_row *d, void *ud)
+{
+	struct dlist_ctx *c = ud;
+	if (c->n == c->limit) {
+		c->more = true;
+		return 1;
+	}
+	c->n++;
+	c->last = d->id;
+	json_t *o = json_pack(
+		"{s:I,s:i,s:I,s:o,s:o,s:o,s:o,s:s,s:o,s:o,s:i,s:b,s:o,s:o,"
+		"s:o,s:o,s:I,s:o,s:o}",
+		"id", (json_int_t)d->id, "wave", d->seq,
+		"household_id", (json_int_t)d->household_id,
+		"name", jstr_or_null(d->name),
+		"group", jstr_or_null(d->group_code),
+		"address", jstr_or_null(d->address),
+		"phone", jstr_or_null(d->phone),
+		"status", delivery_status_name(d->status),
+		"channel", jstr_or_null(d->channel),
+		"recipient", jstr_or_null(d->recipient),
+		"attempts", d->attempts, "possible_duplicate", d->possible_dup,
+		"msg_id", jstr_or_null(d->msg_id),
+		"code", jstr_or_null(d->code),
+		"message", jstr_or_null(d->message),
+		"sms_segments", d->sms_segments >= 0 ?
+			json_integer(d->sms_segments) : json_null(),
+		"updated_ms", (json_int_t)d->updated_ms,
+		"sent_ms", jtime(d->sent_ms), "final_ms", jtime(d->final_ms));
+	return json_array_append_new(c->a, o) ? -ENOMEM : 0;
+}
+
+static void h_deliveries(struct rctx *rc)
+{
+	int64_t id, limit, after;
+	if (broadcast_id(rc, &id) < 0 ||
+	    query_int(rc, "limit", 1, 1000, 100, &limit) < 0 ||
+	    query_int(rc, "after", 0, INT64_MAX, 0, &after) < 0)
+		return;
+	struct delivery_filter f = { .broadcast_id = id, .status = -1,
+				     .after_id = after,
+				     .limit = (uint32_t)limit + 1 };
+	const char *st = query(rc, "status");
+	if (st && *st) {
+		enum delivery_status ds;
+		if (delivery_status_parse(st, &ds) < 0)
+			return reply_error(rc, 400, "bad_request", "unknown "
+					   "status '%.32s'", st);
+		f.status = (int)ds;
+	}
+	const char *ch = query(rc, "channel");
+	f.channel = ch && *ch ? ch : NULL;
+	const char *gname = query(rc, "group");
+	if (gname && *gname) {
+		struct group_rec g = { 0 };
+		int r = directory_group_resolve(rc->api->deps.dir, gname, &g);
+		if (r < 0)
+			return reply_errno(rc, r, NULL, "group");
+		f.group_id = g.id;
+		group_rec_clear(&g);
+	}
+	struct broadcast b = { 0 };
+	int r = store_broadcast_get(rc->api->deps.store, id, &b);
+	broadcast_clear(&b);
+	if (r < 0)
+		return reply_errno(rc, r, NULL, "broadcast");
+	struct dlist_ctx c = { .a = json_array(), .limit = (uint32_t)limit };
+	r = store_delivery_list(rc->api->deps.store, &f, dlist_cb, &c);
+	if (r < 0) {
+		json_decref(c.a);
+		return reply_errno(rc, r, NULL, "deliveries");
+	}
+	reply_json(rc, 200, json_pack("{s:o,s:o}", "deliveries", c.a,
+				      "next_after", c.more ?
+				      json_integer(c.last) : json_null()));
+}
+
 /* ---- routing ---- */
 
 /* Patterns are path segments after "/v1"; "*" matches one segment. */
@@ -757,6 +1308,15 @@ static const struct route {
 	{ "POST", { "households", "*", "opt-in" }, h_opt_in },
 	{ "POST", { "import" }, h_import },
 	{ "GET", { "export" }, h_export },
+	{ "GET", { "broadcasts" }, h_broadcasts_list },
+	{ "POST", { "broadcasts" }, h_broadcast_create },
+	{ "POST", { "broadcasts", "preview" }, h_broadcast_preview },
+	{ "GET", { "broadcasts", "*" }, h_broadcast_get },
+	{ "POST", { "broadcasts", "*", "cancel" }, h_broadcast_cancel },
+	{ "POST", { "broadcasts", "*", "pause" }, h_broadcast_pause },
+	{ "POST", { "broadcasts", "*", "resume" }, h_broadcast_resume },
+	{ "POST", { "broadcasts", "*", "retry" }, h_broadcast_retry },
+	{ "GET", { "broadcasts", "*", "deliveries" }, h_deliveries },
 };
 
 static bool route_matches(const struct route *rt, const struct rctx *rc)
@@ -1183,6 +1743,7 @@ int api_start(const struct api_deps *deps, const struct config *cfg,
 		return -ENOMEM;
 	a->deps = *deps;
 	a->max_body = cfg->api_max_body;
+	a->sms_warn = cfg->sms_warn_segments;
 	a->unix_l.fd = a->tcp_l.fd = -1;
 	uv_timer_init(deps->loop, &a->drain);
 	int r;
@@ -1233,6 +1794,7 @@ fail:
 void api_reload(struct api *a, const struct config *cfg)
 {
 	a->max_body = cfg->api_max_body;
+	a->sms_warn = cfg->sms_warn_segments;
 }
 
 unsigned api_connections(const struct api *a)

@@ -993,6 +993,7 @@ static int import_row(struct import *im, const struct csv_record *rec)
 			 "more than %zu numbers in the cell; the rest were "
 			 "ignored", ARRAY_SIZE(sp.pieces));
 	enum phone_error errs[ARRAY_SIZE(sp.pieces)];
+	size_t src[HOUSEHOLD_MAX_PHONES];  /* piece each number came from */
 	for (size_t i = 0; i < sp.n && r == 0; i++) {
 		char e164[PHONE_E164_MAX];
 		errs[i] = phone_normalize(sp.pieces[i], sp.lens[i], e164);
@@ -1012,6 +1013,7 @@ static int import_row(struct import *im, const struct csv_record *rec)
 				 HOUSEHOLD_MAX_PHONES);
 			continue;
 		}
+		src[row.nphones] = i;
 		memcpy(row.phones[row.nphones++], e164, PHONE_E164_MAX);
 	}
 	if (r < 0)
@@ -1044,8 +1046,8 @@ static int import_row(struct import *im, const struct csv_record *rec)
 		if (r < 0)
 			goto out;
 		if (prev) {
-			r = REJECT(im, line, "phone", row.phones[i],
-				   strlen(row.phones[i]), "duplicate",
+			r = REJECT(im, line, "phone", sp.pieces[src[i]],
+				   sp.lens[src[i]], "duplicate",
 				   "this number is already on line %zu of "
 				   "the file", prev);
 			goto out;

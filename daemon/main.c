@@ -9,8 +9,10 @@
 
 #include "config-build.h"
 #include "loaxa/api.h"
+#include "loaxa/broadcast.h"
 #include "loaxa/config.h"
 #include "loaxa/directory.h"
+#include "loaxa/engine.h"
 #include "loaxa/log.h"
 #include "loaxa/notify.h"
 #include "loaxa/store.h"
@@ -24,6 +26,8 @@ static struct daemon {
 	struct config *cfg;
 	struct store *store;
 	struct directory *dir;
+	struct engine *engine;
+	struct broadcaster *bc;
 	struct api *api;
 	struct notify *notify;
 	bool stopping;
@@ -146,6 +150,17 @@ static void reload(void)
 	if (r < 0)
 		log_err(LOG_CFG, "cannot apply [groups]: %s (%s)",
 			strerror(-r), store_errmsg(d->store));
+	char err[256];
+	r = engine_reload(d->engine, nc, err, sizeof err);
+	if (r < 0) {
+		log_err(LOG_CFG, "cannot apply the channels: %s; keeping the "
+			"running configuration", err);
+		config_free(nc);
+		status_line(status, sizeof status);
+		notify_ready(d->notify, status);
+		return;
+	}
+	broadcaster_set_config(d->bc, nc);
 	api_reload(d->api, nc);
 	config_free(d->cfg);
 	d->cfg = nc;
@@ -163,13 +178,24 @@ static void signals_close(void)
 			uv_close((uv_handle_t *)sigs[i], NULL);
 }
 
-static void api_stopped_cb(void *ud)
+static void engine_stopped_cb(void *ud)
 {
 	(void)ud;
 	struct daemon *d = &the_daemon;
 	signals_close();
 	notify_close(d->notify);
 	d->notify = NULL;
+}
+
+static void api_stopped_cb(void *ud)
+{
+	(void)ud;
+	struct daemon *d = &the_daemon;
+	if (d->engine)
+		engine_stop(d->engine, SHUTDOWN_GRACE_MS, engine_stopped_cb,
+			    NULL);
+	else
+		engine_stopped_cb(NULL);
 }
 
 static void shutdown_begin(const char *why)
@@ -266,6 +292,18 @@ int main(int argc, char **argv)
 
 	uv_loop_init(&d->loop);
 	notify_new(&d->loop, &d->notify);
+	r = engine_new(&d->loop, d->store, d->cfg, &d->engine, err,
+		       sizeof err);
+	if (r == 0)
+		r = broadcaster_new(d->store, d->dir, d->engine, &d->bc);
+	if (r == 0) {
+		broadcaster_set_config(d->bc, d->cfg);
+		r = engine_start(d->engine);
+		if (r < 0)
+			snprintf(err, sizeof err, "cannot start the broadcast "
+				 "engine: %s (%s)", strerror(-r),
+				 store_errmsg(d->store));
+	}
 	uv_signal_init(&d->loop, &d->sigterm);
 	uv_signal_init(&d->loop, &d->sigint);
 	uv_signal_init(&d->loop, &d->sighup);
@@ -274,10 +312,12 @@ int main(int argc, char **argv)
 	uv_signal_start(&d->sighup, signal_cb, SIGHUP);
 
 	struct api_deps deps = { .loop = &d->loop, .store = d->store,
-				 .dir = d->dir, .started_ms = util_now_ms() };
-	r = api_start(&deps, d->cfg, &d->api, err, sizeof err);
+				 .dir = d->dir, .engine = d->engine,
+				 .bc = d->bc, .started_ms = util_now_ms() };
+	if (r == 0)
+		r = api_start(&deps, d->cfg, &d->api, err, sizeof err);
 	if (r < 0) {
-		log_err(LOG_API, "%s", err);
+		log_err(LOG_MAIN, "%s", err);
 		shutdown_begin("startup failed");
 	} else {
 		char status[128];
@@ -290,6 +330,8 @@ int main(int argc, char **argv)
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	/* Shutdown is a proof: every handle closed, the loop empty. */
 	d->api = api_free(d->api);
+	d->bc = broadcaster_free(d->bc);
+	d->engine = engine_free(d->engine);
 	if (uv_loop_close(&d->loop) != 0) {
 		log_err(LOG_MAIN, "event loop still has handles at exit");
 		ret = EXIT_FAILURE;

@@ -10,8 +10,10 @@
 
 #include <uv.h>
 
+#include "loaxa/broadcast.h"
 #include "loaxa/config.h"
 #include "loaxa/directory.h"
+#include "loaxa/engine.h"
 #include "loaxa/store.h"
 
 struct api;
@@ -20,6 +22,8 @@ struct api_deps {
 	uv_loop_t *loop;
 	struct store *store;
 	struct directory *dir;
+	struct engine *engine;
+	struct broadcaster *bc;
 	int64_t started_ms;
 };
 
