@@ -44,6 +44,7 @@ struct listener {
 	int fd;             /* listening socket, until handed back */
 	bool tcp;
 	bool started;
+	unsigned conns;     /* connections after the last MHD_run */
 	char name[128];     /* for logs: socket path or address */
 };
 
@@ -1354,6 +1355,28 @@ static bool split_path(char *path, struct rctx *rc)
 	return rc->nseg > 0;
 }
 
+/* Query parameters must be UTF-8 text. */
+static enum MHD_Result query_utf8_cb(void *cls, enum MHD_ValueKind kind,
+				     const char *key, const char *value)
+{
+	bool *bad = cls;
+	(void)kind;
+	if (!text_utf8_valid(key, strlen(key)) ||
+	    (value && !text_utf8_valid(value, strlen(value)))) {
+		*bad = true;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+static bool query_bad_utf8(struct MHD_Connection *conn)
+{
+	bool bad = false;
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, query_utf8_cb,
+				  &bad);
+	return bad;
+}
+
 static void dispatch(struct rctx *rc, const char *url)
 {
 	_cleanup_free_ char *path = strdup(url);
@@ -1362,6 +1385,9 @@ static void dispatch(struct rctx *rc, const char *url)
 	if (!text_utf8_valid(path, strlen(path)))
 		return reply_error(rc, 400, "bad_request",
 				   "the path is not valid UTF-8");
+	if (query_bad_utf8(rc->conn))
+		return reply_error(rc, 400, "bad_request", "a query parameter "
+				   "is not valid UTF-8");
 	if (!split_path(path, rc))
 		return reply_error(rc, 404, "not_found", "no such endpoint: %s",
 				   "see docs/api.md");
@@ -1548,11 +1574,27 @@ static void listener_poll_cb(uv_poll_t *p, int status, int events)
 	listener_run(container_of(p, struct listener, poll));
 }
 
+static unsigned listener_connections(const struct listener *l)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(
+		l->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	return info ? info->num_connections : 0;
+}
+
 static void listener_run(struct listener *l)
 {
 	MHD_run(l->mhd);
+	/* At the connection limit libmicrohttpd takes the listening socket
+	 * out of its epoll set, and puts it back only in a later MHD_run:
+	 * when connections have closed, run again at once, or new clients
+	 * would wait in the backlog with nothing to wake us. */
+	unsigned now = listener_connections(l);
+	bool freed = now < l->conns;
+	l->conns = now;
 	MHD_UNSIGNED_LONG_LONG to;
-	if (MHD_get_timeout(l->mhd, &to) == MHD_YES)
+	if (freed)
+		uv_timer_start(&l->timer, listener_timer_cb, 0, 0);
+	else if (MHD_get_timeout(l->mhd, &to) == MHD_YES)
 		uv_timer_start(&l->timer, listener_timer_cb, (uint64_t)to, 0);
 	else
 		uv_timer_stop(&l->timer);
@@ -1561,6 +1603,10 @@ static void listener_run(struct listener *l)
 static int bind_unix(const char *path, unsigned mode, char *err, size_t errsz)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (!path || !*path) {
+		snprintf(err, errsz, "no socket path configured");
+		return -EINVAL;
+	}
 	if (strlen(path) >= sizeof sa.sun_path) {
 		snprintf(err, errsz, "socket path %s is too long (max %zu "
 			 "bytes)", path, sizeof sa.sun_path - 1);

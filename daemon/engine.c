@@ -683,8 +683,15 @@ static bool chan_paused(struct chan *c, uint64_t now)
  * now; UINT64_MAX when it is paused or busy until a completion. */
 static uint64_t chan_wait(struct chan *c, uint64_t now, int segs)
 {
-	if (c->retired || chan_paused(c, now))
+	if (c->retired)
 		return UINT64_MAX;
+	if (c->state == CS_AUTH_FAILED || c->state == CS_CONFIG_ERROR) {
+		/* paused: one probe at a time once the pause is over */
+		if (now < c->paused_until)
+			return c->paused_until - now;
+		if (c->in_flight > 0)
+			return UINT64_MAX;
+	}
 	if (c->oauth && (c->refreshing || c->token_dirty || !c->access_token))
 		return UINT64_MAX;
 	if (c->in_flight >= c->cfg->max_in_flight)
@@ -1735,9 +1742,11 @@ void engine_status(struct engine *e, struct engine_status *ret)
 			continue;
 		struct engine_chan_status *s = &ret->chans[ret->nchannels++];
 		enum chan_state st = c->state;
-		if (st == CS_RATE_LIMITED && c->in_flight == 0 &&
-		    limiter_wait(&c->msgs, now, 1) == 0)
+		bool at_limit = limiter_wait(&c->msgs, now, 1) > 0;
+		if (st == CS_RATE_LIMITED && c->in_flight == 0 && !at_limit)
 			st = CS_OK;
+		else if (st == CS_OK && at_limit)
+			st = CS_RATE_LIMITED;  /* our own limit is binding */
 		*s = (struct engine_chan_status){
 			.name = c->name, .driver = channel_driver_name(c->driver),
 			.state = st, .message = c->message,
