@@ -447,7 +447,12 @@ class Daemon:
             hdrs.update(headers)
         conn = self.connection(tcp=tcp, timeout=timeout)
         try:
-            conn.request(method, path, body=body, headers=hdrs)
+            try:
+                conn.request(method, path, body=body, headers=hdrs)
+            except (BrokenPipeError, ConnectionResetError):
+                # loaxad may answer (e.g. 413) and close before it has
+                # read the whole body: its answer is still there to read
+                pass
             resp = conn.getresponse()
             raw = resp.read()
             rhdrs = {k.lower(): v for k, v in resp.getheaders()}
