@@ -2,8 +2,9 @@
  *
  * loaxa is a client of loaxad's control API only (docs/api.md); it never
  * opens the database. Each command is one entry of the table in loaxa.c
- * (words, handler, help) and sends one HTTP request, except `households`,
- * which follows the API's keyset paging.
+ * (words, handler, help) and sends one HTTP request, except the lists
+ * (`households`, `broadcasts`, `deliveries`), which follow the API's keyset
+ * paging, and `invite`/`notify`, which ask for a preview first.
  *
  *   loaxa.c           arguments, the command table, help, `status`
  *   client.c          the HTTP client (libcurl easy) and error reporting
@@ -11,6 +12,8 @@
  *   cmd-groups.c      groups, group show/add/rename/remove
  *   cmd-households.c  households, household show/add/edit/remove, opt-out/in
  *   cmd-import.c      import, export
+ *   cmd-broadcasts.c  invite, notify, broadcasts, show, cancel, pause,
+ *                     resume, retry, deliveries
  *
  * Glossary: an "answer" is loaxad's HTTP response; "--json mode" prints the
  * answer's JSON as-is (pretty-printed) instead of human tables.
@@ -70,9 +73,27 @@ enum cli_opt {
 	OPT_FORCE,
 	OPT_DRY_RUN,
 	OPT_OUTPUT,
+	OPT_TITLE,
+	OPT_AT,
+	OPT_PLACE,
+	OPT_AGENDA,
+	OPT_BODY,
+	OPT_BODY_FILE,
+	OPT_ALL,
+	OPT_REMIND,
+	OPT_SEND_AT,
+	OPT_EXPIRES,
+	OPT_URGENT,
+	OPT_KEY,
+	OPT_YES,
+	OPT_PREVIEW,
+	OPT_STATE,
+	OPT_STATUS,
+	OPT_CHANNEL,
 	_OPT_MAX,
 };
-#define OPT(o) (1u << (o))
+#define OPT(o) (UINT64_C(1) << (o))
+_Static_assert(_OPT_MAX <= 64, "option masks are uint64_t");
 
 struct cli_optval {
 	enum cli_opt id;
@@ -102,7 +123,10 @@ struct cli_command {
 	const char *summary;
 	const char *request;      /* "METHOD /path", shown in help */
 	unsigned min_pos, max_pos;
-	uint32_t opts;            /* OPT() mask of accepted options */
+	uint64_t opts;            /* OPT() mask of accepted options */
+	uint64_t repeat;          /* OPT() mask of options that may be given
+				     more than once here (besides those
+				     repeatable everywhere) */
 	int (*run)(struct cli *c, const struct cli_args *a);
 };
 
@@ -127,6 +151,8 @@ int cli_usage(const struct cli *c, const char *fmt, ...) _printf_(2, 3);
 int cli_parse_id(const struct cli *c, const char *s, int64_t *ret);
 /* Print the answer's JSON for --json mode; returns an exit code. */
 int cli_print_json(const json_t *root);
+/* True if the command table has "w0 [w1]" (w1 NULL: a one-word command). */
+bool cli_command_exists(const char *w0, const char *w1);
 
 /* ---- client.c ---- */
 
@@ -148,6 +174,12 @@ struct client *client_free(struct client *cl);
 int client_request(struct cli *c, const char *method, const char *path,
 		   const char *content_type, const void *body, size_t len,
 		   long timeout_ms, struct client_answer *ret);
+/* The same with one more request header, "Name: value" (or NULL); the
+ * caller makes sure it holds no line break. */
+int client_request_hdr(struct cli *c, const char *method, const char *path,
+		       const char *header, const char *content_type,
+		       const void *body, size_t len, long timeout_ms,
+		       struct client_answer *ret);
 
 /* Parse a 2xx answer into its JSON object (*ret_root NULL for an empty
  * body unless want_object), or report an error answer. Returns an exit
@@ -212,6 +244,10 @@ char *out_value(const json_t *v, const char *null_text);
 /* A *_ms timestamp as local "YYYY-MM-DD HH:MM:SS"; otherwise as
  * out_value. */
 char *out_time_ms(const json_t *v, const char *null_text);
+/* Copy of s cut to at most width columns (out_width), ending in "…" when
+ * cut; combining marks stay with their letter. NULL only when out of
+ * memory or width is 0. */
+char *out_truncate(const char *s, size_t width);
 
 /* An aligned text table: columns separated by two spaces, padded by
  * display width, the last column unpadded. Cells are cleaned copies. */
@@ -261,5 +297,14 @@ int cmd_opt_out(struct cli *c, const struct cli_args *a);
 int cmd_opt_in(struct cli *c, const struct cli_args *a);
 int cmd_import(struct cli *c, const struct cli_args *a);
 int cmd_export(struct cli *c, const struct cli_args *a);
+int cmd_invite(struct cli *c, const struct cli_args *a);
+int cmd_notify(struct cli *c, const struct cli_args *a);
+int cmd_broadcasts(struct cli *c, const struct cli_args *a);
+int cmd_broadcast_show(struct cli *c, const struct cli_args *a);
+int cmd_broadcast_cancel(struct cli *c, const struct cli_args *a);
+int cmd_broadcast_pause(struct cli *c, const struct cli_args *a);
+int cmd_broadcast_resume(struct cli *c, const struct cli_args *a);
+int cmd_broadcast_retry(struct cli *c, const struct cli_args *a);
+int cmd_deliveries(struct cli *c, const struct cli_args *a);
 
 #endif

@@ -188,10 +188,13 @@ static int report_transport(struct cli *c, struct client *cl, CURLcode code,
 	const char *why = cl->errbuf[0] ? cl->errbuf : curl_easy_strerror(code);
 	curl_off_t connected = 0;
 	char hint[512] = "";
-	long oserr = 0;
+	long oserr = 0, sent = 0;
 
 	curl_easy_getinfo(cl->curl, CURLINFO_OS_ERRNO, &oserr);
 	curl_easy_getinfo(cl->curl, CURLINFO_CONNECT_TIME_T, &connected);
+	/* A reused connection has no connect time: what tells that loaxad
+	 * was reached is that the request went out. */
+	curl_easy_getinfo(cl->curl, CURLINFO_REQUEST_SIZE, &sent);
 	switch (code) {
 	case CURLE_COULDNT_CONNECT:
 	case CURLE_COULDNT_RESOLVE_HOST:
@@ -208,7 +211,7 @@ static int report_transport(struct cli *c, struct client *cl, CURLcode code,
 				"cannot connect to loaxad at %s: %s%s", where,
 				why, hint);
 	case CURLE_OPERATION_TIMEDOUT:
-		if (connected == 0)
+		if (connected == 0 && sent == 0)
 			return cli_fail(CLI_EXIT_UNREACHABLE,
 					"cannot connect to loaxad at %s: timed "
 					"out (is loaxad running?)", where);
@@ -229,6 +232,15 @@ static int report_transport(struct cli *c, struct client *cl, CURLcode code,
 int client_request(struct cli *c, const char *method, const char *path,
 		   const char *content_type, const void *body, size_t len,
 		   long timeout_ms, struct client_answer *ret)
+{
+	return client_request_hdr(c, method, path, NULL, content_type, body,
+				  len, timeout_ms, ret);
+}
+
+int client_request_hdr(struct cli *c, const char *method, const char *path,
+		       const char *header, const char *content_type,
+		       const void *body, size_t len, long timeout_ms,
+		       struct client_answer *ret)
 {
 	struct curl_slist *headers = NULL, *h;
 	_cleanup_sbuf_ struct sbuf url = SBUF_INIT(64 * 1024);
@@ -298,6 +310,11 @@ int client_request(struct cli *c, const char *method, const char *path,
 	} else if (h && !streq(method, "GET")) {
 		/* An empty POST would otherwise claim a form body. */
 		h = curl_slist_append(headers, "Content-Type:");
+		if (h)
+			headers = h;
+	}
+	if (h && header) {
+		h = curl_slist_append(headers, header);
 		if (h)
 			headers = h;
 	}

@@ -154,6 +154,103 @@ static const struct cli_command commands[] = {
 		.opts = OPT(OPT_GROUP) | OPT(OPT_OUTPUT),
 		.run = cmd_export,
 	},
+	{
+		.words = { "invite" },
+		.synopsis = "--title T --at WHEN --place P [--agenda A] "
+			    "(--group G [--group G]... | --all) "
+			    "[--remind DUR]... [--send-at WHEN] [--urgent] "
+			    "[--key KEY] [--yes] [--preview]",
+		.summary = "invite households to a meeting",
+		.request = "POST /v1/broadcasts/preview, then POST "
+			   "/v1/broadcasts",
+		.opts = OPT(OPT_TITLE) | OPT(OPT_AT) | OPT(OPT_PLACE) |
+			OPT(OPT_AGENDA) | OPT(OPT_GROUP) | OPT(OPT_ALL) |
+			OPT(OPT_REMIND) | OPT(OPT_SEND_AT) | OPT(OPT_URGENT) |
+			OPT(OPT_KEY) | OPT(OPT_YES) | OPT(OPT_PREVIEW),
+		.repeat = OPT(OPT_GROUP),
+		.run = cmd_invite,
+	},
+	{
+		.words = { "notify" },
+		.synopsis = "--title T (--body B | --body-file FILE) "
+			    "(--group G [--group G]... | --all) [--urgent] "
+			    "[--send-at WHEN] [--expires WHEN] [--key KEY] "
+			    "[--yes] [--preview]",
+		.summary = "send households a notice",
+		.request = "POST /v1/broadcasts/preview, then POST "
+			   "/v1/broadcasts",
+		.opts = OPT(OPT_TITLE) | OPT(OPT_BODY) | OPT(OPT_BODY_FILE) |
+			OPT(OPT_GROUP) | OPT(OPT_ALL) | OPT(OPT_URGENT) |
+			OPT(OPT_SEND_AT) | OPT(OPT_EXPIRES) | OPT(OPT_KEY) |
+			OPT(OPT_YES) | OPT(OPT_PREVIEW),
+		.repeat = OPT(OPT_GROUP),
+		.run = cmd_notify,
+	},
+	{
+		.words = { "broadcasts" },
+		.synopsis = "[--state S] [--limit N]",
+		.summary = "list broadcasts, newest first",
+		.request = "GET /v1/broadcasts",
+		.opts = OPT(OPT_STATE) | OPT(OPT_LIMIT),
+		.run = cmd_broadcasts,
+	},
+	{
+		.words = { "show" },
+		.args = "ID",
+		.synopsis = "ID",
+		.summary = "show one broadcast and how far it got",
+		.request = "GET /v1/broadcasts/{id}",
+		.min_pos = 1, .max_pos = 1,
+		.run = cmd_broadcast_show,
+	},
+	{
+		.words = { "cancel" },
+		.args = "ID",
+		.synopsis = "ID",
+		.summary = "cancel a broadcast: send nothing more",
+		.request = "POST /v1/broadcasts/{id}/cancel",
+		.min_pos = 1, .max_pos = 1,
+		.run = cmd_broadcast_cancel,
+	},
+	{
+		.words = { "pause" },
+		.args = "ID",
+		.synopsis = "ID",
+		.summary = "pause a broadcast until resumed",
+		.request = "POST /v1/broadcasts/{id}/pause",
+		.min_pos = 1, .max_pos = 1,
+		.run = cmd_broadcast_pause,
+	},
+	{
+		.words = { "resume" },
+		.args = "ID",
+		.synopsis = "ID",
+		.summary = "resume a paused broadcast",
+		.request = "POST /v1/broadcasts/{id}/resume",
+		.min_pos = 1, .max_pos = 1,
+		.run = cmd_broadcast_resume,
+	},
+	{
+		.words = { "retry" },
+		.args = "ID",
+		.synopsis = "ID",
+		.summary = "send a broadcast's failed deliveries again",
+		.request = "POST /v1/broadcasts/{id}/retry",
+		.min_pos = 1, .max_pos = 1,
+		.run = cmd_broadcast_retry,
+	},
+	{
+		.words = { "deliveries" },
+		.args = "ID",
+		.synopsis = "ID [--status S] [--group G] [--channel C] "
+			    "[--limit N]",
+		.summary = "list a broadcast's deliveries",
+		.request = "GET /v1/broadcasts/{id}/deliveries",
+		.min_pos = 1, .max_pos = 1,
+		.opts = OPT(OPT_STATUS) | OPT(OPT_GROUP) | OPT(OPT_CHANNEL) |
+			OPT(OPT_LIMIT),
+		.run = cmd_deliveries,
+	},
 };
 
 struct cli_option {
@@ -175,7 +272,8 @@ static const struct cli_option cmd_options[_OPT_MAX] = {
 	[OPT_ACTIVE] = { "active", 0, NULL, false,
 			 "only households that did not opt out" },
 	[OPT_LIMIT] = { "limit", 0, "N", false,
-			"at most N households (1..1000), one request" },
+			"at most N, one request (1..1000; broadcasts: "
+			"1..200)" },
 	[OPT_NAME] = { "name", 0, "NAME", false,
 		       "name of the head of the household" },
 	[OPT_PHONE] = { "phone", 0, "P", true,
@@ -195,6 +293,42 @@ static const struct cli_option cmd_options[_OPT_MAX] = {
 			  "check and count only, change nothing" },
 	[OPT_OUTPUT] = { "output", 'o', "FILE", false,
 			 "write to FILE instead of stdout" },
+	[OPT_TITLE] = { "title", 0, "T", false, "title of the broadcast" },
+	[OPT_AT] = { "at", 0, "WHEN", false,
+		     "start of the meeting, e.g. '19:30 05/12/2026'" },
+	[OPT_PLACE] = { "place", 0, "P", false, "where the meeting is" },
+	[OPT_AGENDA] = { "agenda", 0, "A", false, "what the meeting is about" },
+	[OPT_BODY] = { "body", 0, "B", false, "text of the notice" },
+	[OPT_BODY_FILE] = { "body-file", 0, "FILE", false,
+			    "read the text of the notice from FILE ('-': "
+			    "stdin)" },
+	[OPT_ALL] = { "all", 0, NULL, false, "send to every group" },
+	[OPT_REMIND] = { "remind", 0, "DUR", true,
+			 "remind DUR before the start, e.g. '1 day before'; "
+			 "up to 4" },
+	[OPT_SEND_AT] = { "send-at", 0, "WHEN", false,
+			  "send the first wave at WHEN (default: now)" },
+	[OPT_EXPIRES] = { "expires", 0, "WHEN", false,
+			  "send nothing after WHEN (default: 24 h after "
+			  "sending)" },
+	[OPT_URGENT] = { "urgent", 0, NULL, false,
+			 "urgent: send at once, even in the quiet hours" },
+	[OPT_KEY] = { "key", 0, "KEY", false,
+		      "idempotency key (default: random): one broadcast per "
+		      "KEY" },
+	[OPT_YES] = { "yes", 'y', NULL, false,
+		      "send even when the SMS needs many segments" },
+	[OPT_PREVIEW] = { "preview", 0, NULL, false,
+			  "show the messages a household would get, create "
+			  "nothing" },
+	[OPT_STATE] = { "state", 0, "S", false,
+			"only broadcasts in state S: scheduled, active, "
+			"paused, cancelled or done" },
+	[OPT_STATUS] = { "status", 0, "S", false,
+			 "only deliveries with status S (queued, sent, "
+			 "failed, ...)" },
+	[OPT_CHANNEL] = { "channel", 0, "C", false,
+			  "only deliveries through channel C" },
 };
 
 static const char global_help[] =
@@ -210,6 +344,8 @@ static const char global_help[] =
 	"  --version          show the version\n";
 
 /* ---- helpers shared by the command files ---- */
+
+static const struct cli_command *command_find(const char *w0, const char *w1);
 
 int cli_fail(int code, const char *fmt, ...)
 {
@@ -274,6 +410,11 @@ int cli_print_json(const json_t *root)
 	    fputc('\n', stdout) == EOF)
 		return cli_fail(CLI_EXIT_ERROR, "cannot write output: %m");
 	return CLI_EXIT_OK;
+}
+
+bool cli_command_exists(const char *w0, const char *w1)
+{
+	return command_find(w0, w1) != NULL;
 }
 
 const char *cli_args_get(const struct cli_args *a, enum cli_opt id)
@@ -369,7 +510,8 @@ static void print_overview(FILE *f)
 
 	fprintf(f, "Usage: loaxa [OPTIONS] COMMAND [ARGS]\n\n"
 		   "Manage the village groups and household phone lists "
-		   "kept by loaxad.\n\nCommands:\n");
+		   "kept by loaxad,\nand send them meeting invitations and "
+		   "notices.\n\nCommands:\n");
 	for (i = 0; i < ARRAY_SIZE(commands); i++) {
 		const struct cli_command *cmd = &commands[i];
 
@@ -401,7 +543,7 @@ static void print_family(FILE *f, const char *word)
 }
 
 /* Print "lead words..." wrapped at 79 columns, continuation lines indented
- * under the first word after lead; never breaks inside [...]. */
+ * under the first word after lead; never breaks inside [...] or (...). */
 static void print_wrapped(FILE *f, const char *lead, const char *text)
 {
 	size_t indent = strlen(lead) + 1, col = indent, n;
@@ -416,7 +558,8 @@ static void print_wrapped(FILE *f, const char *lead, const char *text)
 			break;
 		for (end = p, depth = 0; *end && (*end != ' ' || depth > 0);
 		     end++)
-			depth += *end == '[' ? 1 : *end == ']' ? -1 : 0;
+			depth += *end == '[' || *end == '(' ? 1
+				 : *end == ']' || *end == ')' ? -1 : 0;
 		n = (size_t)(end - p);
 		if (col > indent && col + 1 + n > 79) {
 			fprintf(f, "\n%*s", (int)indent, "");
@@ -434,7 +577,7 @@ static void print_wrapped(FILE *f, const char *lead, const char *text)
 
 static void print_command(FILE *f, const struct cli_command *cmd)
 {
-	char name[64], opt[64], lead[128];
+	char name[64], opt[64], lead[128], help[256];
 	unsigned i;
 
 	command_name(cmd, name, sizeof(name));
@@ -459,7 +602,10 @@ static void print_command(FILE *f, const struct cli_command *cmd)
 			snprintf(opt, sizeof(opt), "--%s%s%s", o->name,
 				 o->metavar ? " " : "",
 				 o->metavar ? o->metavar : "");
-		fprintf(f, "  %-18s %s\n", opt, o->help);
+		snprintf(lead, sizeof(lead), "  %-18s", opt);
+		snprintf(help, sizeof(help), "%s%s", o->help,
+			 cmd->repeat & OPT(i) ? "; repeat for more" : "");
+		print_wrapped(f, lead, help);
 	}
 	fprintf(f, "\n%s", global_help);
 }
@@ -588,7 +734,8 @@ static int parse_option(struct cli *c, int argc, char **argv, int *i,
 					 o->name);
 		value = argv[++*i];
 	}
-	if (!o->repeat && cli_args_get(a, (enum cli_opt)id))
+	if (!o->repeat && !(c->cmd->repeat & OPT(id)) &&
+	    cli_args_get(a, (enum cli_opt)id))
 		return cli_usage(c, "option '--%s' given twice", o->name);
 	a->opts[a->nopts++] = (struct cli_optval){ (enum cli_opt)id, value };
 	return 0;
@@ -646,6 +793,10 @@ static int parse_argv(struct cli *c, int argc, char **argv,
 					 strstr(c->cmd->args, "NAME")
 						 ? " (quote a NAME that holds "
 						   "spaces)"
+					 : c->cmd->opts & OPT(OPT_TITLE)
+						 ? " (quote a value that holds "
+						   "spaces, e.g. --title 'Họp "
+						   "tổ dân cư')"
 						 : "");
 		} else {
 			a->pos[a->npos++] = arg;

@@ -315,6 +315,43 @@ char *out_time_ms(const json_t *v, const char *null_text)
 	return strdup(text);
 }
 
+#define ELLIPSIS "\xe2\x80\xa6"    /* U+2026, one column */
+
+char *out_truncate(const char *s, size_t width)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t len = strlen(s), i = 0, n, w = 0, cut = 0;
+	char *p;
+	uint32_t cp;
+
+	if (width == 0)
+		return NULL;
+	if (out_width(s) <= width)
+		return strdup(s);
+	/* Keep width - 1 columns, then the ellipsis. cut ends after the
+	 * last kept letter and the combining marks that follow it. */
+	while (i < len) {
+		n = utf8_decode(u + i, len - i, &cp);
+		if (n == 0) {
+			n = 1;
+			cp = '?';
+		}
+		if (!is_zero_width(cp)) {
+			if (w + 1 > width - 1)
+				break;
+			w++;
+		}
+		i += n;
+		cut = i;
+	}
+	p = malloc(cut + sizeof(ELLIPSIS));
+	if (!p)
+		return NULL;
+	memcpy(p, s, cut);
+	memcpy(p + cut, ELLIPSIS, sizeof(ELLIPSIS));
+	return p;
+}
+
 /* ---- tables ---- */
 
 struct out_table {
