@@ -802,13 +802,22 @@ static int counts_cb(const char *key, enum delivery_status st, int64_t n,
 				   json_integer(n)) < 0 ? -ENOMEM : 0;
 }
 
+struct waves_ctx {
+	struct rctx *rc;
+	json_t *a;
+};
+
 static int wave_json_cb(const struct wave *w, void *ud)
 {
 	static const char *const names[] = { "pending", "materialising",
 					     "ready", "done" };
-	return json_array_append_new(ud, json_pack(
-		"{s:i,s:I,s:I,s:s,s:I}", "seq", w->seq,
-		"send_at_ms", (json_int_t)w->send_at_ms,
+	struct waves_ctx *c = ud;
+	char when[64];
+	broadcast_time_text(c->rc->api->deps.bc, w->send_at_ms, when,
+			    sizeof when);
+	return json_array_append_new(c->a, json_pack(
+		"{s:i,s:I,s:s,s:I,s:s,s:I}", "seq", w->seq,
+		"send_at_ms", (json_int_t)w->send_at_ms, "send_at_text", when,
 		"expires_ms", (json_int_t)w->expires_ms,
 		"state", (unsigned)w->state < 4 ? names[w->state] : "?",
 		"total", (json_int_t)w->total)) ? -ENOMEM : 0;
@@ -885,7 +894,8 @@ static json_t *broadcast_json(struct rctx *rc, const struct broadcast *b,
 	if (o && details) {
 		json_t *waves = json_array(), *bg = json_object(),
 		       *bch = json_object();
-		store_wave_list(s, b->id, wave_json_cb, waves);
+		struct waves_ctx wc = { .rc = rc, .a = waves };
+		store_wave_list(s, b->id, wave_json_cb, &wc);
 		cc = (struct counts_ctx){ .o = bg, .nested = true };
 		store_broadcast_counts(s, b->id, COUNT_BY_GROUP, counts_cb,
 				       &cc);
@@ -1014,7 +1024,7 @@ static void h_broadcast_create(struct rctx *rc)
 						  &b, &existing);
 	if (r == 0)
 		reply_json(rc, existing ? 200 : 201,
-			   broadcast_json(rc, &b, false));
+			   broadcast_json(rc, &b, true));
 	else if (r == -ENODEV)
 		reply_error(rc, 409, "no_route", "no channel is configured: add "
 			    "[channel.NAME] sections and a [route] chain to "
