@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "loaxa/channel.h"
 #include "loaxa/log.h"
 #include "store-internal.h"
 
@@ -45,6 +46,22 @@ enum {
 	DL_DEPTH,
 	TK_GET,
 	TK_PUT,
+	DL_UPDATE_LATE,
+	RC_INSERT,
+	DL_STATUS_OF,
+	DL_BY_MSG,
+	DL_RC_DELIVERED,
+	DL_RC_READ,
+	DL_RC_FAILED,
+	DL_WM_DELIVERED,
+	DL_WM_READ,
+	RP_HH_ZALO,
+	RP_HH_PSID,
+	RP_HH_PHONE,
+	RP_MEETING_OF,
+	RP_INSERT,
+	RP_LIST,
+	RP_RSVP,
 	BST_MAX
 };
 
@@ -165,7 +182,7 @@ static const char *const bst_sql[BST_MAX] = {
 		" sent_ms = CASE WHEN ?2 = 2 THEN ?11 ELSE sent_ms END,"
 		" final_ms = CASE WHEN ?2 IN (2, 5, 6, 7, 8) THEN ?11"
 		"  ELSE NULL END,"
-		" updated_ms = ?11 WHERE id = ?1",
+		" updated_ms = ?11 WHERE id = ?1 AND status IN (0, 1)",
 	[AT_INSERT] =
 		"INSERT INTO attempts(delivery_id, at_ms, channel, http_status,"
 		" outcome, code, message, latency_ms)"
@@ -222,6 +239,74 @@ static const char *const bst_sql[BST_MAX] = {
 		" expires_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5)"
 		" ON CONFLICT(channel) DO UPDATE SET access_token = ?2,"
 		" refresh_token = ?3, expires_ms = ?4, updated_ms = ?5",
+	/* A receipt got there first: keep its status, add what we know. */
+	[DL_UPDATE_LATE] =
+		"UPDATE deliveries SET msg_id = coalesce(msg_id, ?6),"
+		" sms_encoding = coalesce(sms_encoding, ?9),"
+		" sms_segments = coalesce(sms_segments, ?10),"
+		" possible_dup = possible_dup OR ?12,"
+		" sent_ms = coalesce(sent_ms, CASE WHEN ?2 = 2 THEN ?11 END),"
+		" updated_ms = ?11 WHERE id = ?1",
+	[RC_INSERT] =
+		"INSERT INTO receipts(received_ms, provider, kind, msg_id,"
+		" tracking_id, sender, at_ms, watermark_ms, code, delivery_id,"
+		" outcome, changed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+		" ?10, ?11, ?12)",
+	[DL_STATUS_OF] = "SELECT status FROM deliveries WHERE id = ?1",
+	[DL_BY_MSG] =
+		"SELECT id, status FROM deliveries WHERE msg_id = ?1"
+		" ORDER BY id DESC LIMIT 1",
+	[DL_RC_DELIVERED] =
+		"UPDATE deliveries SET status = 3,"
+		" delivered_ms = coalesce(delivered_ms, ?2),"
+		" final_ms = coalesce(final_ms, ?3), updated_ms = ?3"
+		" WHERE id = ?1 AND status IN (0, 1, 2)",
+	[DL_RC_READ] =
+		"UPDATE deliveries SET status = 4, read_ms = ?2,"
+		" delivered_ms = coalesce(delivered_ms, ?2),"
+		" final_ms = coalesce(final_ms, ?3), updated_ms = ?3"
+		" WHERE id = ?1 AND status IN (0, 1, 2, 3)",
+	[DL_RC_FAILED] =
+		"UPDATE deliveries SET status = 5, code = ?2,"
+		" message = 'the provider reported it undelivered',"
+		" final_ms = ?3, updated_ms = ?3 WHERE id = ?1"
+		" AND status IN (1, 2)",
+	[DL_WM_DELIVERED] =
+		"UPDATE deliveries SET status = 3,"
+		" delivered_ms = coalesce(delivered_ms, ?2), updated_ms = ?3"
+		" WHERE recipient = ?1 AND status = 2 AND sent_ms <= ?2",
+	[DL_WM_READ] =
+		"UPDATE deliveries SET status = 4, read_ms = ?2,"
+		" delivered_ms = coalesce(delivered_ms, ?2), updated_ms = ?3"
+		" WHERE recipient = ?1 AND status IN (2, 3) AND sent_ms <= ?2",
+	[RP_HH_ZALO] =
+		"SELECT id FROM households WHERE zalo_user_id = ?1 LIMIT 1",
+	[RP_HH_PSID] =
+		"SELECT id FROM households WHERE messenger_psid = ?1 LIMIT 1",
+	[RP_HH_PHONE] = "SELECT household_id FROM phones WHERE e164 = ?1",
+	[RP_MEETING_OF] =
+		"SELECT d.broadcast_id FROM deliveries d JOIN broadcasts b"
+		" ON b.id = d.broadcast_id WHERE d.household_id = ?1"
+		" AND b.kind = 0 AND d.status IN (2, 3, 4)"
+		" ORDER BY d.id DESC LIMIT 1",
+	[RP_INSERT] =
+		"INSERT OR IGNORE INTO replies(received_ms, provider, sender,"
+		" msg_id, household_id, broadcast_id, text, rsvp)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[RP_LIST] =
+		"SELECT r.id, r.household_id, r.broadcast_id, r.received_ms,"
+		" r.provider, r.rsvp, r.sender, r.text, h.name, g.code"
+		" FROM replies r LEFT JOIN households h ON h.id = r.household_id"
+		" LEFT JOIN groups g ON g.id = h.group_id"
+		" WHERE r.id > ?1 AND (?2 = 0 OR r.broadcast_id = ?2)"
+		" AND (?3 = 0 OR r.household_id = ?3)"
+		" AND (?4 < 0 OR r.rsvp = ?4) ORDER BY r.id LIMIT ?5",
+	[RP_RSVP] =
+		"SELECT r.rsvp, count(*) FROM replies r WHERE r.broadcast_id = ?1"
+		" AND r.rsvp > 0 AND r.id = (SELECT max(id) FROM replies r2"
+		" WHERE r2.broadcast_id = r.broadcast_id"
+		" AND r2.household_id = r.household_id AND r2.rsvp > 0)"
+		" GROUP BY r.rsvp",
 };
 
 struct store_bcast {
@@ -831,6 +916,24 @@ int store_delivery_update(struct store *s, const struct delivery_update *u)
 		if (r == 0)
 			r = store__exec(s, st);
 	}
+	if (r == 0 && sqlite3_changes(s->db) == 0) {
+		/* A receipt moved it on already: never back to "sent". */
+		_cleanup_stmt_ sqlite3_stmt *st = STMT(s, DL_UPDATE_LATE);
+		int rc = SQLITE_OK;
+		store__bind_i64(st, 1, u->id, &rc);
+		store__bind_i64(st, 2, u->status, &rc);
+		store__bind_str(st, 6, u->msg_id && *u->msg_id ? u->msg_id
+							      : NULL, &rc);
+		if (u->sms_encoding >= 0) {
+			store__bind_i64(st, 9, u->sms_encoding, &rc);
+			store__bind_i64(st, 10, u->sms_segments, &rc);
+		}
+		store__bind_i64(st, 11, u->now_ms, &rc);
+		store__bind_i64(st, 12, u->possible_dup, &rc);
+		r = store__bind_check(s, st, rc);
+		if (r == 0)
+			r = store__exec(s, st);
+	}
 	if (r == 0 && u->channel) {
 		_cleanup_stmt_ sqlite3_stmt *st = STMT(s, AT_INSERT);
 		int rc = SQLITE_OK;
@@ -1016,4 +1119,282 @@ int store_token_put(struct store *s, const char *channel,
 	store__bind_i64(st, 5, t->updated_ms, &rc);
 	int r = store__bind_check(s, st, rc);
 	return r ?: store__exec(s, st);
+}
+
+/* ---- receipts and replies ---- */
+
+const char *receipt_outcome_name(enum receipt_outcome o)
+{
+	static const char *const n[] = { "applied", "duplicate", "late",
+					 "unknown" };
+	return (unsigned)o < ARRAY_SIZE(n) ? n[o] : "?";
+}
+
+static int64_t tracking_delivery(const char *t)
+{
+	if (!t || strncmp(t, "loaxa-", 6) != 0)
+		return 0;
+	int64_t id;
+	return util_parse_int64(t + 6, 1, INT64_MAX, &id) == 0 ? id : 0;
+}
+
+/* Find the delivery of a receipt: id and current status. */
+static int receipt_match(struct store *s, const struct receipt_in *in,
+			 int64_t *ret_id, int *ret_status)
+{
+	int64_t id = tracking_delivery(in->tracking_id);
+	int r;
+	if (id) {
+		int64_t st;
+		r = query_i64(s, STMT(s, DL_STATUS_OF), id, &st, NULL);
+		if (r == 0) {
+			*ret_id = id;
+			*ret_status = (int)st;
+			return 0;
+		}
+		if (r != -ENOENT)
+			return r;
+	}
+	if (!in->msg_id || !*in->msg_id)
+		return -ENOENT;
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, DL_BY_MSG);
+	int rc = SQLITE_OK;
+	store__bind_str(st, 1, in->msg_id, &rc);
+	r = store__bind_check(s, st, rc);
+	if (r == 0)
+		r = store__step(s, st);
+	if (r == 0)
+		return -ENOENT;
+	if (r < 0)
+		return r;
+	*ret_id = sqlite3_column_int64(st, 0);
+	*ret_status = sqlite3_column_int(st, 1);
+	return 0;
+}
+
+static int exec3(struct store *s, int which, int64_t id, int64_t a,
+		 const char *text, int64_t now, int *ret_changes)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, which);
+	int rc = SQLITE_OK;
+	store__bind_i64(st, 1, id, &rc);
+	if (text)
+		store__bind_str(st, 2, text, &rc);
+	else
+		store__bind_i64(st, 2, a, &rc);
+	store__bind_i64(st, 3, now, &rc);
+	int r = store__bind_check(s, st, rc);
+	if (r == 0)
+		r = store__exec(s, st);
+	if (r == 0)
+		*ret_changes = sqlite3_changes(s->db);
+	return r;
+}
+
+static int watermark_apply(struct store *s, const struct receipt_in *in,
+			   int *ret_changes)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, in->kind == RK_READ ?
+					       DL_WM_READ : DL_WM_DELIVERED);
+	int rc = SQLITE_OK;
+	store__bind_str(st, 1, in->sender, &rc);
+	store__bind_i64(st, 2, in->watermark_ms, &rc);
+	store__bind_i64(st, 3, in->now_ms, &rc);
+	int r = store__bind_check(s, st, rc);
+	if (r == 0)
+		r = store__exec(s, st);
+	if (r == 0)
+		*ret_changes = sqlite3_changes(s->db);
+	return r;
+}
+
+int store_receipt_apply(struct store *s, const struct receipt_in *in,
+			enum receipt_outcome *ret_outcome,
+			int64_t *ret_changed)
+{
+	int r = store_begin(s);
+	if (r < 0)
+		return r;
+	enum receipt_outcome out = RO_UNKNOWN;
+	int changes = 0;
+	int64_t id = 0;
+	int status = -1;
+	int64_t at = in->at_ms ? in->at_ms : in->now_ms;
+	r = receipt_match(s, in, &id, &status);
+	if (r == 0) {
+		switch (in->kind) {
+		case RK_DELIVERED:
+			r = exec3(s, DL_RC_DELIVERED, id, at, NULL,
+				  in->now_ms, &changes);
+			break;
+		case RK_READ:
+			r = exec3(s, DL_RC_READ, id, at, NULL, in->now_ms,
+				  &changes);
+			break;
+		case RK_FAILED:
+			r = exec3(s, DL_RC_FAILED, id, 0,
+				  in->code && *in->code ? in->code :
+				  "undelivered", in->now_ms, &changes);
+			break;
+		}
+		if (r == 0)
+			out = changes ? RO_APPLIED :
+			      (in->kind == RK_DELIVERED && status == DS_DELIVERED)
+			      || (in->kind == RK_READ && status == DS_READ) ||
+			      (in->kind == RK_FAILED && status == DS_FAILED)
+				      ? RO_DUPLICATE : RO_LATE;
+	} else if (r == -ENOENT && in->watermark_ms > 0 && in->sender &&
+		   *in->sender && in->kind != RK_FAILED) {
+		r = watermark_apply(s, in, &changes);
+		if (r == 0)
+			out = changes ? RO_APPLIED : RO_DUPLICATE;
+	} else if (r == -ENOENT) {
+		r = 0;
+	}
+	if (r == 0) {
+		_cleanup_stmt_ sqlite3_stmt *st = STMT(s, RC_INSERT);
+		int rc = SQLITE_OK;
+		store__bind_i64(st, 1, in->now_ms, &rc);
+		store__bind_i64(st, 2, in->provider, &rc);
+		store__bind_i64(st, 3, in->kind, &rc);
+		store__bind_str(st, 4, in->msg_id && *in->msg_id ? in->msg_id
+				: NULL, &rc);
+		store__bind_str(st, 5, in->tracking_id && *in->tracking_id ?
+				in->tracking_id : NULL, &rc);
+		store__bind_str(st, 6, in->sender && *in->sender ? in->sender
+				: NULL, &rc);
+		store__bind_i64(st, 7, in->at_ms, &rc);
+		store__bind_i64(st, 8, in->watermark_ms, &rc);
+		store__bind_str(st, 9, in->code && *in->code ? in->code : NULL,
+				&rc);
+		if (id)
+			store__bind_i64(st, 10, id, &rc);
+		store__bind_i64(st, 11, out, &rc);
+		store__bind_i64(st, 12, changes, &rc);
+		r = store__bind_check(s, st, rc);
+		if (r == 0)
+			r = store__exec(s, st);
+	}
+	if (r < 0) {
+		store_rollback(s);
+		return r;
+	}
+	r = store_commit(s);
+	if (r < 0)
+		return r;
+	*ret_outcome = out;
+	if (ret_changed)
+		*ret_changed = changes;
+	return 0;
+}
+
+static int find_by_str(struct store *s, int which, const char *v,
+		       int64_t *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, which);
+	int rc = SQLITE_OK;
+	store__bind_str(st, 1, v, &rc);
+	int r = store__bind_check(s, st, rc);
+	if (r == 0)
+		r = store__step(s, st);
+	if (r == 0)
+		return -ENOENT;
+	if (r < 0)
+		return r;
+	*ret = sqlite3_column_int64(st, 0);
+	return 0;
+}
+
+int store_reply_add(struct store *s, const struct reply_in *in,
+		    int64_t *ret_id, int64_t *ret_household,
+		    int64_t *ret_broadcast)
+{
+	int64_t hh = 0, bc = 0;
+	int r = 0;
+	if (in->sender && *in->sender) {
+		int which = in->sender[0] == '+' ? RP_HH_PHONE :
+			    in->provider == CHD_MESSENGER ? RP_HH_PSID :
+								RP_HH_ZALO;
+		r = find_by_str(s, which, in->sender, &hh);
+		if (r == -ENOENT)
+			r = 0, hh = 0;
+	}
+	if (r == 0 && hh) {
+		r = query_i64(s, STMT(s, RP_MEETING_OF), hh, &bc, NULL);
+		if (r == -ENOENT)
+			r = 0, bc = 0;
+	}
+	if (r < 0)
+		return r;
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, RP_INSERT);
+	int rc = SQLITE_OK;
+	store__bind_i64(st, 1, in->now_ms, &rc);
+	store__bind_i64(st, 2, in->provider, &rc);
+	store__bind_str(st, 3, in->sender ? in->sender : "", &rc);
+	store__bind_str(st, 4, in->msg_id && *in->msg_id ? in->msg_id : NULL,
+			&rc);
+	if (hh)
+		store__bind_i64(st, 5, hh, &rc);
+	if (bc)
+		store__bind_i64(st, 6, bc, &rc);
+	store__bind_str(st, 7, in->text ? in->text : "", &rc);
+	store__bind_i64(st, 8, in->rsvp, &rc);
+	r = store__bind_check(s, st, rc);
+	if (r == 0)
+		r = store__exec(s, st);
+	if (r < 0)
+		return r;
+	*ret_id = sqlite3_changes(s->db) ? sqlite3_last_insert_rowid(s->db) : 0;
+	if (ret_household)
+		*ret_household = hh;
+	if (ret_broadcast)
+		*ret_broadcast = bc;
+	return 0;
+}
+
+int store_reply_list(struct store *s, const struct reply_filter *f,
+		     int (*cb)(const struct reply_row *r, void *ud), void *ud)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, RP_LIST);
+	int rc = SQLITE_OK;
+	store__bind_i64(st, 1, f->after_id, &rc);
+	store__bind_i64(st, 2, f->broadcast_id, &rc);
+	store__bind_i64(st, 3, f->household_id, &rc);
+	store__bind_i64(st, 4, f->rsvp, &rc);
+	store__bind_i64(st, 5, f->limit ? (int64_t)f->limit : -1, &rc);
+	int r = store__bind_check(s, st, rc);
+	while (r == 0 && (r = store__step(s, st)) > 0) {
+		struct reply_row row = {
+			.id = sqlite3_column_int64(st, 0),
+			.household_id = sqlite3_column_int64(st, 1),
+			.broadcast_id = sqlite3_column_int64(st, 2),
+			.received_ms = sqlite3_column_int64(st, 3),
+			.provider = sqlite3_column_int(st, 4),
+			.rsvp = sqlite3_column_int(st, 5),
+			.sender = col_text(st, 6),
+			.text = col_text(st, 7),
+			.name = col_text(st, 8),
+			.group_code = col_text(st, 9),
+		};
+		r = cb(&row, ud);
+	}
+	return r;
+}
+
+int store_rsvp_counts(struct store *s, int64_t broadcast_id,
+		      int64_t *ret_yes, int64_t *ret_no)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, RP_RSVP);
+	int rc = SQLITE_OK;
+	store__bind_i64(st, 1, broadcast_id, &rc);
+	int r = store__bind_check(s, st, rc);
+	*ret_yes = *ret_no = 0;
+	while (r == 0 && (r = store__step(s, st)) > 0) {
+		if (sqlite3_column_int(st, 0) == 1)
+			*ret_yes = sqlite3_column_int64(st, 1);
+		else if (sqlite3_column_int(st, 0) == 2)
+			*ret_no = sqlite3_column_int64(st, 1);
+		r = 0;
+	}
+	return r;
 }

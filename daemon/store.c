@@ -167,6 +167,42 @@ static const char *const migrations[] = {
 	" access_token TEXT, refresh_token TEXT,"
 	" expires_ms INTEGER NOT NULL DEFAULT 0,"
 	" updated_ms INTEGER NOT NULL) WITHOUT ROWID;",
+
+	/* 4: delivery tracking: receipts (kept for audit, matched or not)
+	 * and replies (feedback, RSVPs) */
+	"ALTER TABLE deliveries ADD COLUMN delivered_ms INTEGER;"
+	"ALTER TABLE deliveries ADD COLUMN read_ms INTEGER;"
+	"CREATE INDEX deliveries_recipient ON deliveries(recipient, sent_ms)"
+	" WHERE status IN (2, 3);"
+	"CREATE INDEX households_zalo ON households(zalo_user_id)"
+	" WHERE zalo_user_id IS NOT NULL;"
+	"CREATE INDEX households_psid ON households(messenger_psid)"
+	" WHERE messenger_psid IS NOT NULL;"
+	"CREATE TABLE receipts ("
+	" id INTEGER PRIMARY KEY,"
+	" received_ms INTEGER NOT NULL,"
+	" provider INTEGER NOT NULL,"
+	" kind INTEGER NOT NULL,"
+	" msg_id TEXT, tracking_id TEXT, sender TEXT,"
+	" at_ms INTEGER, watermark_ms INTEGER, code TEXT,"
+	" delivery_id INTEGER,"
+	" outcome INTEGER NOT NULL,"
+	" changed INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX receipts_delivery ON receipts(delivery_id)"
+	" WHERE delivery_id IS NOT NULL;"
+	"CREATE TABLE replies ("
+	" id INTEGER PRIMARY KEY,"
+	" received_ms INTEGER NOT NULL,"
+	" provider INTEGER NOT NULL,"
+	" sender TEXT NOT NULL,"
+	" msg_id TEXT,"
+	" household_id INTEGER,"
+	" broadcast_id INTEGER,"
+	" text TEXT NOT NULL,"
+	" rsvp INTEGER NOT NULL DEFAULT 0,"
+	" UNIQUE (provider, msg_id));"
+	"CREATE INDEX replies_broadcast ON replies(broadcast_id, household_id);"
+	"CREATE INDEX replies_household ON replies(household_id);",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION,

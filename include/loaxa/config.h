@@ -110,6 +110,33 @@ struct config {
 	char *tmpl_notice;
 	char *tmpl_reminder;
 
+	/* [webhooks]: receipts and replies from providers, on their own TCP
+	 * address (behind a TLS reverse proxy in production) */
+	char *wh_listen;          /* "" = off, else HOST:PORT; not reloadable */
+	uint64_t wh_max_body;     /* size, default 1M (64K..16M); reloadable */
+	uint32_t wh_max_connections; /* default 64 (1..10000); not reloadable */
+	char *wh_zalo_oa_secret_file;  /* secret ref: Zalo OA secret key for
+					  X-ZEvent-Signature */
+	char *wh_messenger_app_secret_file; /* secret ref: X-Hub-Signature-256 */
+	char *wh_messenger_verify_token_file; /* secret ref: hub.verify_token */
+	char *wh_esms_secret_file; /* secret ref: the path secret of
+				      /webhooks/esms/<secret> */
+	char *wh_public_url;      /* the URL providers use to reach this
+				     listener, e.g. https://loaxa.example.vn
+				     (Twilio signs the full URL); "" = derive
+				     http://<listen> */
+	bool wh_metrics;          /* also serve /metrics here; default no */
+	uint64_t unconfirmed_after_ms; /* a sent delivery with no receipt
+					  after this is "unconfirmed";
+					  default 1h (1m..7d); reloadable */
+	char *rsvp_yes;           /* comma list; default "1,có,co,yes,dự,du" */
+	char *rsvp_no;            /* default "2,không,khong,no,vắng,vang" */
+	/* [hooks] outbound event hook: POST each status change */
+	char *hook_url;           /* "" = off */
+	char *hook_secret_file;   /* secret ref: HMAC-SHA256 of the body in
+				     X-Loaxa-Signature: sha256=<hex> */
+	bool hook_allow_http;     /* default no */
+
 	/* [route] chain = names of [channel.NAME] sections, in order */
 	char **route;
 	size_t nroute;

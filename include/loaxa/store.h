@@ -29,7 +29,7 @@
 
 /* Schema version this binary writes (PRAGMA user_version).
  * 1: groups, households, phones; 2: their indexes and the meta table. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 struct store;
 
@@ -299,5 +299,67 @@ int store_token_get(struct store *s, const char *channel,
 		    struct token_rec *ret);
 int store_token_put(struct store *s, const char *channel,
 		    const struct token_rec *t);
+
+/* ---- receipts and replies (store-broadcast.c) ---- */
+
+enum receipt_kind { RK_DELIVERED = 0, RK_READ = 1, RK_FAILED = 2 };
+enum receipt_outcome {
+	RO_APPLIED = 0,   /* moved one or more deliveries forward */
+	RO_DUPLICATE = 1, /* the delivery was already there */
+	RO_LATE = 2,      /* would move a delivery back, or it is final */
+	RO_UNKNOWN = 3,   /* no delivery matches: kept for audit */
+};
+const char *receipt_outcome_name(enum receipt_outcome o);
+
+struct receipt_in {
+	enum receipt_kind kind;
+	int provider;                /* enum channel_driver */
+	const char *msg_id;          /* "" or NULL when none */
+	const char *tracking_id;     /* "loaxa-<delivery id>", or "" */
+	const char *sender;          /* household address (E.164, uid, PSID) */
+	const char *code;            /* failures: the provider's code */
+	int64_t at_ms;               /* when, on the provider's side */
+	int64_t watermark_ms;        /* Messenger: all sent up to it */
+	int64_t now_ms;
+};
+/* Record a receipt and move the matching deliveries forward only:
+ * queued/sending/sent -> delivered -> read; sending/sent -> failed. A
+ * delivery re-queued after a crash that a receipt shows delivered is not
+ * sent again. Matching: tracking id, else provider message id, else (with a
+ * watermark) every delivery sent to that recipient up to the watermark. */
+int store_receipt_apply(struct store *s, const struct receipt_in *r,
+			enum receipt_outcome *ret_outcome,
+			int64_t *ret_changed);
+
+struct reply_in {
+	int provider;
+	const char *sender, *msg_id, *text;
+	int rsvp;                    /* 0 none, 1 yes, 2 no */
+	int64_t now_ms;
+};
+/* Store a household's reply: the household found from the sender (Zalo
+ * uid, PSID or phone), the broadcast it answers (the latest meeting sent
+ * to that household). A repeated provider message id is ignored
+ * (*ret_id = 0). */
+int store_reply_add(struct store *s, const struct reply_in *r,
+		    int64_t *ret_id, int64_t *ret_household,
+		    int64_t *ret_broadcast);
+struct reply_row {
+	int64_t id, household_id, broadcast_id, received_ms;
+	int provider, rsvp;
+	const char *sender, *text, *name, *group_code;
+};
+struct reply_filter {
+	int64_t broadcast_id;   /* 0 any */
+	int64_t household_id;   /* 0 any */
+	int rsvp;               /* -1 any */
+	int64_t after_id;
+	uint32_t limit;
+};
+int store_reply_list(struct store *s, const struct reply_filter *f,
+		     int (*cb)(const struct reply_row *r, void *ud), void *ud);
+/* RSVP of a meeting: the latest answer of each household counts. */
+int store_rsvp_counts(struct store *s, int64_t broadcast_id,
+		      int64_t *ret_yes, int64_t *ret_no);
 
 #endif

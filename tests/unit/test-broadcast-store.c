@@ -257,6 +257,7 @@ struct row_ctx {
 	int n;
 	bool dup;
 	char code[16];
+	enum delivery_status status;
 };
 
 static int row_cb(const struct delivery_row *r, void *ud)
@@ -264,6 +265,7 @@ static int row_cb(const struct delivery_row *r, void *ud)
 	struct row_ctx *c = ud;
 	c->n++;
 	c->dup |= r->possible_dup;
+	c->status = r->status;
 	snprintf(c->code, sizeof c->code, "%s", r->code ? r->code : "");
 	return 0;
 }
@@ -331,6 +333,150 @@ static void test_household_ids_not_reused(void **state)
 	assert_int_equal(again, last + 1);
 }
 
+static int64_t sent_delivery(struct fx *f, struct wave *w, int k,
+			     const char *msg_id, const char *rcpt)
+{
+	struct due_ctx dc = { 0 };
+	assert_int_equal(store_delivery_due(f->s, w->id, 5000, 32, due_cb,
+					    &dc), 0);
+	assert_true((size_t)k < dc.n);
+	int64_t id = dc.ids[k];
+	assert_int_equal(store_delivery_mark_sending(f->s, id, 0, "m", rcpt,
+						     1100), 0);
+	struct delivery_update u = { .id = id, .status = DS_SENT,
+				     .attempts = 1, .msg_id = msg_id,
+				     .sms_encoding = -1, .now_ms = 1200,
+				     .channel = "m", .outcome = 0 };
+	assert_int_equal(store_delivery_update(f->s, &u), 0);
+	return id;
+}
+
+static enum delivery_status status_of(struct fx *f, int64_t bid, int64_t id)
+{
+	struct delivery_filter fl = { .broadcast_id = bid, .status = -1,
+				      .after_id = id - 1, .limit = 1 };
+	struct row_ctx rc = { 0 };
+	assert_int_equal(store_delivery_list(f->s, &fl, row_cb, &rc), 0);
+	assert_int_equal(rc.n, 1);
+	return rc.status;
+}
+
+static void test_receipts(void **state)
+{
+	struct fx *f = *state;
+	struct wave w[1] = { { .seq = 0, .send_at_ms = 1000,
+			       .expires_ms = 10000 } };
+	int64_t bid = make_broadcast(f, true, NULL, w, 1);
+	bool done;
+	assert_int_equal(store_wave_materialise(f->s, &w[0], true, false, 100,
+						50, &done), 0);
+	int64_t d1 = sent_delivery(f, &w[0], 0, "mid-1", "111");
+	enum receipt_outcome o;
+	int64_t n;
+	/* by message id: sent -> delivered -> read; never back */
+	struct receipt_in rc = { .kind = RK_DELIVERED, .msg_id = "mid-1",
+				 .at_ms = 1300, .now_ms = 1400 };
+	assert_int_equal(store_receipt_apply(f->s, &rc, &o, &n), 0);
+	assert_int_equal(o, RO_APPLIED);
+	assert_int_equal(status_of(f, bid, d1), DS_DELIVERED);
+	assert_int_equal(store_receipt_apply(f->s, &rc, &o, &n), 0);
+	assert_int_equal(o, RO_DUPLICATE);
+	rc.kind = RK_READ;
+	assert_int_equal(store_receipt_apply(f->s, &rc, &o, &n), 0);
+	assert_int_equal(o, RO_APPLIED);
+	rc.kind = RK_DELIVERED;
+	assert_int_equal(store_receipt_apply(f->s, &rc, &o, &n), 0);
+	assert_int_equal(o, RO_LATE);
+	assert_int_equal(status_of(f, bid, d1), DS_READ);
+	/* unknown: kept, no change */
+	rc = (struct receipt_in){ .kind = RK_DELIVERED, .msg_id = "nope",
+				  .now_ms = 1500 };
+	assert_int_equal(store_receipt_apply(f->s, &rc, &o, &n), 0);
+	assert_int_equal(o, RO_UNKNOWN);
+
+	/* a receipt before our own outcome is committed: the outcome does
+	 * not take the delivery back to "sent" */
+	struct due_ctx dc = { 0 };
+	assert_int_equal(store_delivery_due(f->s, w[0].id, 5000, 32, due_cb,
+					    &dc), 0);
+	int64_t d2 = dc.ids[0];
+	assert_int_equal(store_delivery_mark_sending(f->s, d2, 0, "m", "222",
+						     1100), 0);
+	char tr[32];
+	snprintf(tr, sizeof tr, "loaxa-%lld", (long long)d2);
+	rc = (struct receipt_in){ .kind = RK_DELIVERED, .tracking_id = tr,
+				  .now_ms = 1500 };
+	assert_int_equal(store_receipt_apply(f->s, &rc, &o, &n), 0);
+	assert_int_equal(o, RO_APPLIED);
+	struct delivery_update u = { .id = d2, .status = DS_SENT,
+				     .attempts = 1, .msg_id = "mid-2",
+				     .sms_encoding = -1, .now_ms = 1600,
+				     .channel = "m", .outcome = 0 };
+	assert_int_equal(store_delivery_update(f->s, &u), 0);
+	assert_int_equal(status_of(f, bid, d2), DS_DELIVERED);
+
+	/* watermark: every delivery sent to the PSID up to it */
+	int64_t d3 = sent_delivery(f, &w[0], 0, "mid-3", "psid-9");
+	int64_t d4 = sent_delivery(f, &w[0], 0, "mid-4", "psid-9");
+	rc = (struct receipt_in){ .kind = RK_READ, .sender = "psid-9",
+				  .watermark_ms = 1250, .now_ms = 1700 };
+	assert_int_equal(store_receipt_apply(f->s, &rc, &o, &n), 0);
+	assert_int_equal(o, RO_APPLIED);
+	assert_int_equal(n, 2);
+	assert_int_equal(status_of(f, bid, d3), DS_READ);
+	assert_int_equal(status_of(f, bid, d4), DS_READ);
+	/* a failure report for a sent delivery */
+	int64_t d5 = sent_delivery(f, &w[0], 0, "mid-5", "555");
+	rc = (struct receipt_in){ .kind = RK_FAILED, .msg_id = "mid-5",
+				  .code = "30003", .now_ms = 1800 };
+	assert_int_equal(store_receipt_apply(f->s, &rc, &o, &n), 0);
+	assert_int_equal(o, RO_APPLIED);
+	assert_int_equal(status_of(f, bid, d5), DS_FAILED);
+}
+
+static void test_replies_rsvp(void **state)
+{
+	struct fx *f = *state;
+	struct wave w[1] = { { .seq = 0, .send_at_ms = 1000,
+			       .expires_ms = 10000 } };
+	int64_t bid = make_broadcast(f, true, NULL, w, 1);
+	bool done;
+	assert_int_equal(store_wave_materialise(f->s, &w[0], true, false, 100,
+						50, &done), 0);
+	sent_delivery(f, &w[0], 0, "m0", "+84912000000");
+	sent_delivery(f, &w[0], 0, "m1", "+84912000001");
+	int64_t id, hh, b;
+	struct reply_in r = { .provider = 3, .sender = "+84912000000",
+			      .msg_id = "r1", .text = "Có", .rsvp = 1,
+			      .now_ms = 2000 };
+	assert_int_equal(store_reply_add(f->s, &r, &id, &hh, &b), 0);
+	assert_true(id > 0);
+	assert_int_equal(hh, f->hh[0]);
+	assert_int_equal(b, bid);
+	/* the same provider message again: ignored */
+	assert_int_equal(store_reply_add(f->s, &r, &id, &hh, &b), 0);
+	assert_int_equal(id, 0);
+	/* a change of mind: the latest answer counts */
+	r = (struct reply_in){ .provider = 3, .sender = "+84912000000",
+			       .msg_id = "r2", .text = "2", .rsvp = 2,
+			       .now_ms = 2100 };
+	assert_int_equal(store_reply_add(f->s, &r, &id, &hh, &b), 0);
+	r = (struct reply_in){ .provider = 3, .sender = "+84912000001",
+			       .msg_id = "r3", .text = "1", .rsvp = 1,
+			       .now_ms = 2200 };
+	assert_int_equal(store_reply_add(f->s, &r, &id, &hh, &b), 0);
+	/* feedback from someone unknown: kept, no household */
+	r = (struct reply_in){ .provider = 3, .sender = "+84999999999",
+			       .msg_id = "r4", .text = "rác chưa thu",
+			       .now_ms = 2300 };
+	assert_int_equal(store_reply_add(f->s, &r, &id, &hh, &b), 0);
+	assert_int_equal(hh, 0);
+	int64_t yes, no;
+	assert_int_equal(store_rsvp_counts(f->s, bid, &yes, &no), 0);
+	assert_int_equal(yes, 1);
+	assert_int_equal(no, 1);
+}
+
 int main(void)
 {
 	log_set_level(LOG_LVL_WARN);
@@ -346,6 +492,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_household_ids_not_reused,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_receipts, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_replies_rsvp, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
