@@ -30,8 +30,8 @@
 #include "loaxa/log.h"
 #include "loaxa/template.h"
 #include "loaxa/text.h"
+#include "api-internal.h"
 
-#define API_MAX_SEGMENTS 8
 #define API_HEADER_MEMORY (16 * 1024)
 
 struct api;
@@ -43,6 +43,7 @@ struct listener {
 	uv_timer_t timer;
 	int fd;             /* listening socket, until handed back */
 	bool tcp;
+	bool webhook;       /* the providers' listener, not the control API */
 	bool started;
 	unsigned conns;     /* connections after the last MHD_run */
 	char name[128];     /* for logs: socket path or address */
@@ -50,10 +51,12 @@ struct listener {
 
 struct api {
 	struct api_deps deps;
-	struct listener unix_l, tcp_l;
+	struct listener unix_l, tcp_l, wh_l;
+	struct api_webhooks *wh;
 	char *sock_path;
 	char *token;        /* TCP bearer token */
-	size_t max_body;
+	size_t max_body, wh_max_body;
+	uint64_t unconfirmed_ms;
 	uint32_t sms_warn;
 	/* stopping */
 	uv_timer_t drain;
@@ -71,45 +74,25 @@ struct req {
 	bool answered;      /* a response was queued early (401, 413) */
 };
 
-/* What a handler sees and fills. */
-struct rctx {
-	struct api *api;
-	struct MHD_Connection *conn;
-	const char *method;
-	const char *seg[API_MAX_SEGMENTS];  /* path segments after /v1 */
-	size_t nseg;
-	const char *body;
-	size_t body_len;
-	/* response */
-	unsigned status;
-	json_t *json;       /* owned */
-	char *raw;          /* owned; used when json is NULL */
-	size_t raw_len;
-	const char *ctype;
-	const char *disposition;
-};
 
 /* ---- responses ---- */
 
-static void reply_json(struct rctx *rc, unsigned status, json_t *j)
+void api__reply_json(struct rctx *rc, unsigned status, json_t *j)
 {
 	json_decref(rc->json);
 	rc->status = status;
 	rc->json = j;
 }
 
-static void reply_error(struct rctx *rc, unsigned status, const char *code,
-			const char *fmt, ...) _printf_(4, 5);
-
-static void reply_error(struct rctx *rc, unsigned status, const char *code,
-			const char *fmt, ...)
+void api__reply_error(struct rctx *rc, unsigned status, const char *code,
+		      const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	reply_json(rc, status, json_pack("{s:{s:s,s:s}}", "error", "code",
+	api__reply_json(rc, status, json_pack("{s:{s:s,s:s}}", "error", "code",
 					 code, "message", msg));
 }
 
@@ -133,7 +116,7 @@ static void reply_fields(struct rctx *rc, unsigned status, const char *code,
 			 ve->v[0].message);
 	else
 		snprintf(msg, sizeof msg, "%zu fields are invalid", ve->n);
-	reply_json(rc, status, json_pack("{s:{s:s,s:s,s:o}}", "error", "code",
+	api__reply_json(rc, status, json_pack("{s:{s:s,s:s,s:o}}", "error", "code",
 					 code, "message", msg, "fields",
 					 verrors_json(ve)));
 }
@@ -148,14 +131,14 @@ static void reply_errno(struct rctx *rc, int r, const struct verrors *ve,
 		if (ve && ve->n)
 			reply_fields(rc, 422, "validation_failed", ve);
 		else
-			reply_error(rc, 422, "validation_failed", "invalid %s",
+			api__reply_error(rc, 422, "validation_failed", "invalid %s",
 				    what);
 		break;
 	case -ENOENT:
-		reply_error(rc, 404, "not_found", "no such %s", what);
+		api__reply_error(rc, 404, "not_found", "no such %s", what);
 		break;
 	case -ENOTUNIQ:
-		reply_error(rc, 409, "ambiguous_group",
+		api__reply_error(rc, 409, "ambiguous_group",
 			    "the name matches more than one group: use its code");
 		break;
 	case -EEXIST:
@@ -163,40 +146,40 @@ static void reply_errno(struct rctx *rc, int r, const struct verrors *ve,
 			reply_fields(rc, 409, streq(ve->v[0].code,
 				"phone_taken") ? "phone_taken" : "conflict", ve);
 		else
-			reply_error(rc, 409, "conflict", "%s already exists",
+			api__reply_error(rc, 409, "conflict", "%s already exists",
 				    what);
 		break;
 	case -EPERM:
-		reply_error(rc, 409, "group_in_config", "this group is "
+		api__reply_error(rc, 409, "group_in_config", "this group is "
 			    "declared in loaxa.ini: change it there and reload");
 		break;
 	case -ENOTEMPTY:
-		reply_error(rc, 409, "group_not_empty", "the group still has "
+		api__reply_error(rc, 409, "group_not_empty", "the group still has "
 			    "households: move them first, or remove with "
 			    "force=1");
 		break;
 	case -ENOSPC:
 		log_err(LOG_API, "store: disk full: %s", store_errmsg(s));
-		reply_error(rc, 503, "unavailable", "the disk is full: nothing "
+		api__reply_error(rc, 503, "unavailable", "the disk is full: nothing "
 			    "was written");
 		break;
 	case -EROFS:
 		log_err(LOG_API, "store: read-only: %s", store_errmsg(s));
-		reply_error(rc, 503, "unavailable", "the database is read-only:"
+		api__reply_error(rc, 503, "unavailable", "the database is read-only:"
 			    " nothing was written");
 		break;
 	case -EBUSY:
 		log_err(LOG_API, "store: locked: %s", store_errmsg(s));
-		reply_error(rc, 503, "unavailable", "the database is locked by "
+		api__reply_error(rc, 503, "unavailable", "the database is locked by "
 			    "another program: try again");
 		break;
 	case -ENOMEM:
-		reply_error(rc, 500, "internal", "out of memory");
+		api__reply_error(rc, 500, "internal", "out of memory");
 		break;
 	default:
 		log_err(LOG_API, "store error on %s: %s (%s)", what,
 			strerror(-r), store_errmsg(s));
-		reply_error(rc, 500, "internal", "database error: %s",
+		api__reply_error(rc, 500, "internal", "database error: %s",
 			    store_errmsg(s));
 		break;
 	}
@@ -239,12 +222,12 @@ static json_t *household_json(const struct household *h)
 static json_t *body_object(struct rctx *rc)
 {
 	if (rc->body_len == 0) {
-		reply_error(rc, 400, "bad_json", "a JSON object body is "
+		api__reply_error(rc, 400, "bad_json", "a JSON object body is "
 			    "required");
 		return NULL;
 	}
 	if (!text_utf8_valid(rc->body, rc->body_len)) {
-		reply_error(rc, 400, "bad_request", "the body is not valid "
+		api__reply_error(rc, 400, "bad_request", "the body is not valid "
 			    "UTF-8");
 		return NULL;
 	}
@@ -252,13 +235,13 @@ static json_t *body_object(struct rctx *rc)
 	json_t *j = json_loadb(rc->body, rc->body_len,
 			       JSON_REJECT_DUPLICATES, &err);
 	if (!j) {
-		reply_error(rc, 400, "bad_json", "invalid JSON at line %d, "
+		api__reply_error(rc, 400, "bad_json", "invalid JSON at line %d, "
 			    "column %d: %s", err.line, err.column, err.text);
 		return NULL;
 	}
 	if (!json_is_object(j)) {
 		json_decref(j);
-		reply_error(rc, 400, "bad_json", "the body must be a JSON "
+		api__reply_error(rc, 400, "bad_json", "the body must be a JSON "
 			    "object");
 		return NULL;
 	}
@@ -376,7 +359,7 @@ static void household_patch_from_json(json_t *o, struct household_patch *p,
 
 /* ---- query parameters ---- */
 
-static const char *query(struct rctx *rc, const char *key)
+const char *api__query(struct rctx *rc, const char *key)
 {
 	return MHD_lookup_connection_value(rc->conn, MHD_GET_ARGUMENT_KIND,
 					   key);
@@ -385,7 +368,7 @@ static const char *query(struct rctx *rc, const char *key)
 /* Boolean query flag: absent = false. Returns -EINVAL (answered) if bad. */
 static int query_bool(struct rctx *rc, const char *key, bool *ret)
 {
-	const char *v = query(rc, key);
+	const char *v = api__query(rc, key);
 	*ret = false;
 	if (!v)
 		return 0;
@@ -395,19 +378,19 @@ static int query_bool(struct rctx *rc, const char *key, bool *ret)
 	}
 	if (streq(v, "0") || streq(v, "false") || streq(v, "no"))
 		return 0;
-	reply_error(rc, 400, "bad_request", "parameter %s must be 1 or 0", key);
+	api__reply_error(rc, 400, "bad_request", "parameter %s must be 1 or 0", key);
 	return -EINVAL;
 }
 
 static int query_int(struct rctx *rc, const char *key, int64_t min,
 		     int64_t max, int64_t def, int64_t *ret)
 {
-	const char *v = query(rc, key);
+	const char *v = api__query(rc, key);
 	*ret = def;
 	if (!v)
 		return 0;
 	if (util_parse_int64(v, min, max, ret) < 0) {
-		reply_error(rc, 400, "bad_request", "parameter %s must be a "
+		api__reply_error(rc, 400, "bad_request", "parameter %s must be a "
 			    "whole number from %" PRId64 " to %" PRId64, key,
 			    min, max);
 		return -EINVAL;
@@ -418,7 +401,7 @@ static int query_int(struct rctx *rc, const char *key, int64_t min,
 static int path_id(struct rctx *rc, size_t i, int64_t *ret)
 {
 	if (util_parse_int64(rc->seg[i], 1, INT64_MAX, ret) < 0) {
-		reply_error(rc, 404, "not_found", "no such household");
+		api__reply_error(rc, 404, "not_found", "no such household");
 		return -EINVAL;
 	}
 	return 0;
@@ -456,7 +439,7 @@ static void h_status(struct rctx *rc)
 				  (json_int_t)es.queue_normal, "oldest_ms",
 				  es.oldest_ms ? json_integer(es.oldest_ms) :
 						 json_null());
-	reply_json(rc, 200, json_pack(
+	api__reply_json(rc, 200, json_pack(
 		"{s:s,s:I,s:s,s:i,s:I,s:I,s:I,s:I}",
 		"version", LOAXA_VERSION, "uptime_s", (json_int_t)up,
 		"database", store_path(rc->api->deps.store),
@@ -488,7 +471,7 @@ static void h_groups_list(struct rctx *rc)
 		json_decref(a);
 		return reply_errno(rc, r, NULL, "groups");
 	}
-	reply_json(rc, 200, json_pack("{s:o}", "groups", a));
+	api__reply_json(rc, 200, json_pack("{s:o}", "groups", a));
 }
 
 static void h_group_get(struct rctx *rc)
@@ -500,7 +483,7 @@ static void h_group_get(struct rctx *rc)
 		struct group_rec full = { 0 };
 		r = store_group_get(rc->api->deps.store, g.id, &full);
 		if (r == 0)
-			reply_json(rc, 200, group_json(&full));
+			api__reply_json(rc, 200, group_json(&full));
 		group_rec_clear(&full);
 	}
 	if (r < 0)
@@ -521,7 +504,7 @@ static void h_group_add(struct rctx *rc)
 	int r = ve.n ? -EINVAL : directory_group_add(rc->api->deps.dir, code,
 						     name, &ve, &g);
 	if (r == 0)
-		reply_json(rc, 201, group_json(&g));
+		api__reply_json(rc, 201, group_json(&g));
 	else
 		reply_errno(rc, r, &ve, "group");
 	group_rec_clear(&g);
@@ -542,7 +525,7 @@ static void h_group_rename(struct rctx *rc)
 							rc->seg[1], name, &ve,
 							&g);
 	if (r == 0)
-		reply_json(rc, 200, group_json(&g));
+		api__reply_json(rc, 200, group_json(&g));
 	else
 		reply_errno(rc, r, &ve, "group");
 	group_rec_clear(&g);
@@ -561,7 +544,7 @@ static void h_group_delete(struct rctx *rc)
 		if (directory_group_resolve(rc->api->deps.dir, rc->seg[1],
 					    &g) == 0 &&
 		    store_group_get(rc->api->deps.store, g.id, &full) == 0)
-			reply_error(rc, 409, "group_not_empty", "group %s "
+			api__reply_error(rc, 409, "group_not_empty", "group %s "
 				    "still has %" PRId64 " households: move "
 				    "them first, or remove with force=1",
 				    full.code, full.households);
@@ -605,10 +588,10 @@ static void h_households_list(struct rctx *rc)
 	f.after_id = after;
 	f.limit = (uint32_t)limit + 1;
 	f.opted_out = (int)oo;
-	f.q = query(rc, "q");
+	f.q = api__query(rc, "q");
 	if (f.q && !*f.q)
 		f.q = NULL;
-	const char *gname = query(rc, "group");
+	const char *gname = api__query(rc, "group");
 	if (gname && *gname) {
 		struct group_rec g = { 0 };
 		int r = directory_group_resolve(rc->api->deps.dir, gname, &g);
@@ -624,7 +607,7 @@ static void h_households_list(struct rctx *rc)
 		json_decref(c.a);
 		return reply_errno(rc, r, NULL, "households");
 	}
-	reply_json(rc, 200, json_pack("{s:o,s:o}", "households", c.a,
+	api__reply_json(rc, 200, json_pack("{s:o,s:o}", "households", c.a,
 				      "next_after", c.more ?
 				      json_integer(c.last_id) : json_null()));
 }
@@ -637,7 +620,7 @@ static void h_household_get(struct rctx *rc)
 	struct household h = { 0 };
 	int r = store_household_get(rc->api->deps.store, id, &h);
 	if (r == 0)
-		reply_json(rc, 200, household_json(&h));
+		api__reply_json(rc, 200, household_json(&h));
 	else
 		reply_errno(rc, r, NULL, "household");
 	household_clear(&h);
@@ -660,7 +643,7 @@ static void household_write(struct rctx *rc, int64_t id)
 		       : directory_household_add(rc->api->deps.dir, &p, &ve,
 						 &h);
 	if (r == 0)
-		reply_json(rc, id ? 200 : 201, household_json(&h));
+		api__reply_json(rc, id ? 200 : 201, household_json(&h));
 	else
 		reply_errno(rc, r, &ve, "household");
 	household_clear(&h);
@@ -702,7 +685,7 @@ static void household_opt(struct rctx *rc, bool out)
 	if (r == 0) {
 		log_info(LOG_DIR, "household %" PRId64 " opted %s", id,
 			 out ? "out" : "in");
-		reply_json(rc, 200, household_json(&h));
+		api__reply_json(rc, 200, household_json(&h));
 	} else {
 		reply_errno(rc, r, NULL, "household");
 	}
@@ -728,7 +711,7 @@ static void h_import(struct rctx *rc)
 	bool dry;
 	if (query_bool(rc, "dry_run", &dry) < 0)
 		return;
-	const char *group = query(rc, "group");
+	const char *group = api__query(rc, "group");
 	if (group && !*group)
 		group = NULL;
 	struct import_report rep = { 0 };
@@ -736,7 +719,7 @@ static void h_import(struct rctx *rc)
 	int r = directory_import(rc->api->deps.dir, rc->body, rc->body_len,
 				 group, dry, &rep, &ve);
 	if (r == 0)
-		reply_json(rc, 200, json_pack(
+		api__reply_json(rc, 200, json_pack(
 			"{s:b,s:I,s:I,s:I,s:I,s:o,s:o}", "dry_run", dry,
 			"rows", (json_int_t)rep.rows,
 			"created", (json_int_t)rep.created,
@@ -746,7 +729,7 @@ static void h_import(struct rctx *rc)
 			"warnings", issues_json(rep.warnings, rep.nwarnings)));
 	else if (r == -EINVAL && ve.n == 1 &&
 		 streq(ve.v[0].code, "invalid_utf8"))
-		reply_error(rc, 400, "bad_request", "%s", ve.v[0].message);
+		api__reply_error(rc, 400, "bad_request", "%s", ve.v[0].message);
 	else
 		reply_errno(rc, r, &ve, "import");
 	import_report_clear(&rep);
@@ -755,7 +738,7 @@ static void h_import(struct rctx *rc)
 
 static void h_export(struct rctx *rc)
 {
-	const char *group = query(rc, "group");
+	const char *group = api__query(rc, "group");
 	if (group && !*group)
 		group = NULL;
 	struct buf out;
@@ -885,6 +868,18 @@ static json_t *broadcast_json(struct rctx *rc, const struct broadcast *b,
 		"progress", "total", (json_int_t)total, "final",
 		(json_int_t)fin, "percent",
 		total ? (double)fin * 100.0 / (double)total : 0.0);
+	if (o) {
+		int64_t unc = 0, yes = 0, no = 0;
+		store_broadcast_unconfirmed(s, b->id, util_now_ms() -
+					    (int64_t)rc->api->unconfirmed_ms,
+					    &unc);
+		json_object_set_new(o, "unconfirmed", json_integer(unc));
+		if (b->kind == BK_MEETING &&
+		    store_rsvp_counts(s, b->id, &yes, &no) == 0)
+			json_object_set_new(o, "rsvp", json_pack(
+				"{s:I,s:I}", "yes", (json_int_t)yes, "no",
+				(json_int_t)no));
+	}
 	if (o) {
 		char exp[64];
 		broadcast_time_text(rc->api->deps.bc, b->expires_ms, exp,
@@ -1023,10 +1018,10 @@ static void h_broadcast_create(struct rctx *rc)
 	int r = ve.n ? -EINVAL : broadcast_create(rc->api->deps.bc, &req, &ve,
 						  &b, &existing);
 	if (r == 0)
-		reply_json(rc, existing ? 200 : 201,
+		api__reply_json(rc, existing ? 200 : 201,
 			   broadcast_json(rc, &b, true));
 	else if (r == -ENODEV)
-		reply_error(rc, 409, "no_route", "no channel is configured: add "
+		api__reply_error(rc, 409, "no_route", "no channel is configured: add "
 			    "[channel.NAME] sections and a [route] chain to "
 			    "loaxa.ini, then reload");
 	else
@@ -1067,7 +1062,7 @@ static void h_broadcast_preview(struct rctx *rc)
 					(json_int_t)p.m[i].units));
 			json_array_append_new(a, m);
 		}
-		reply_json(rc, 200, json_pack("{s:o,s:i}", "messages", a,
+		api__reply_json(rc, 200, json_pack("{s:o,s:i}", "messages", a,
 					      "sms_warn_segments",
 					      (int)rc->api->sms_warn));
 	} else {
@@ -1108,7 +1103,7 @@ static void h_broadcasts_list(struct rctx *rc)
 		return;
 	struct broadcast_filter f = { .state = -1, .before_id = before,
 				      .limit = (uint32_t)limit + 1 };
-	const char *st = query(rc, "state");
+	const char *st = api__query(rc, "state");
 	if (st && *st) {
 		static const char *const names[] = { "scheduled", "active",
 			"paused", "cancelled", "done" };
@@ -1116,7 +1111,7 @@ static void h_broadcasts_list(struct rctx *rc)
 			if (streq(st, names[i]))
 				f.state = i;
 		if (f.state < 0)
-			return reply_error(rc, 400, "bad_request", "state must "
+			return api__reply_error(rc, 400, "bad_request", "state must "
 					   "be scheduled, active, paused, "
 					   "cancelled or done");
 	}
@@ -1127,7 +1122,7 @@ static void h_broadcasts_list(struct rctx *rc)
 		json_decref(c.a);
 		return reply_errno(rc, r, NULL, "broadcasts");
 	}
-	reply_json(rc, 200, json_pack("{s:o,s:o}", "broadcasts", c.a,
+	api__reply_json(rc, 200, json_pack("{s:o,s:o}", "broadcasts", c.a,
 				      "next_before", c.more ?
 				      json_integer(c.last) : json_null()));
 }
@@ -1135,7 +1130,7 @@ static void h_broadcasts_list(struct rctx *rc)
 static int broadcast_id(struct rctx *rc, int64_t *ret)
 {
 	if (util_parse_int64(rc->seg[1], 1, INT64_MAX, ret) < 0) {
-		reply_error(rc, 404, "not_found", "no such broadcast");
+		api__reply_error(rc, 404, "not_found", "no such broadcast");
 		return -EINVAL;
 	}
 	return 0;
@@ -1146,7 +1141,7 @@ static void reply_broadcast(struct rctx *rc, int64_t id, unsigned status)
 	struct broadcast b = { 0 };
 	int r = store_broadcast_get(rc->api->deps.store, id, &b);
 	if (r == 0)
-		reply_json(rc, status, broadcast_json(rc, &b, true));
+		api__reply_json(rc, status, broadcast_json(rc, &b, true));
 	else
 		reply_errno(rc, r, NULL, "broadcast");
 	broadcast_clear(&b);
@@ -1168,7 +1163,7 @@ static void broadcast_action(struct rctx *rc,
 		return;
 	int r = fn(rc->api->deps.bc, id);
 	if (r == -EALREADY)
-		return reply_error(rc, 409, "wrong_state", "the broadcast "
+		return api__reply_error(rc, 409, "wrong_state", "the broadcast "
 				   "cannot be %s in its present state", what);
 	if (r < 0)
 		return reply_errno(rc, r, NULL, "broadcast");
@@ -1197,14 +1192,14 @@ static void h_broadcast_retry(struct rctx *rc)
 		return;
 	int n = broadcast_retry(rc->api->deps.bc, id);
 	if (n == -EALREADY)
-		return reply_error(rc, 409, "wrong_state", "a cancelled "
+		return api__reply_error(rc, 409, "wrong_state", "a cancelled "
 				   "broadcast cannot be retried");
 	if (n < 0)
 		return reply_errno(rc, n, NULL, "broadcast");
 	struct broadcast b = { 0 };
 	int r = store_broadcast_get(rc->api->deps.store, id, &b);
 	if (r == 0)
-		reply_json(rc, 200, json_pack("{s:i,s:o}", "requeued", n,
+		api__reply_json(rc, 200, json_pack("{s:i,s:o}", "requeued", n,
 					      "broadcast",
 					      broadcast_json(rc, &b, false)));
 	else
@@ -1261,17 +1256,17 @@ static void h_deliveries(struct rctx *rc)
 	struct delivery_filter f = { .broadcast_id = id, .status = -1,
 				     .after_id = after,
 				     .limit = (uint32_t)limit + 1 };
-	const char *st = query(rc, "status");
+	const char *st = api__query(rc, "status");
 	if (st && *st) {
 		enum delivery_status ds;
 		if (delivery_status_parse(st, &ds) < 0)
-			return reply_error(rc, 400, "bad_request", "unknown "
+			return api__reply_error(rc, 400, "bad_request", "unknown "
 					   "status '%.32s'", st);
 		f.status = (int)ds;
 	}
-	const char *ch = query(rc, "channel");
+	const char *ch = api__query(rc, "channel");
 	f.channel = ch && *ch ? ch : NULL;
-	const char *gname = query(rc, "group");
+	const char *gname = api__query(rc, "group");
 	if (gname && *gname) {
 		struct group_rec g = { 0 };
 		int r = directory_group_resolve(rc->api->deps.dir, gname, &g);
@@ -1291,7 +1286,7 @@ static void h_deliveries(struct rctx *rc)
 		json_decref(c.a);
 		return reply_errno(rc, r, NULL, "deliveries");
 	}
-	reply_json(rc, 200, json_pack("{s:o,s:o}", "deliveries", c.a,
+	api__reply_json(rc, 200, json_pack("{s:o,s:o}", "deliveries", c.a,
 				      "next_after", c.more ?
 				      json_integer(c.last) : json_null()));
 }
@@ -1391,15 +1386,15 @@ static void dispatch(struct rctx *rc, const char *url)
 {
 	_cleanup_free_ char *path = strdup(url);
 	if (!path)
-		return reply_error(rc, 500, "internal", "out of memory");
+		return api__reply_error(rc, 500, "internal", "out of memory");
 	if (!text_utf8_valid(path, strlen(path)))
-		return reply_error(rc, 400, "bad_request",
+		return api__reply_error(rc, 400, "bad_request",
 				   "the path is not valid UTF-8");
 	if (query_bad_utf8(rc->conn))
-		return reply_error(rc, 400, "bad_request", "a query parameter "
+		return api__reply_error(rc, 400, "bad_request", "a query parameter "
 				   "is not valid UTF-8");
 	if (!split_path(path, rc))
-		return reply_error(rc, 404, "not_found", "no such endpoint: %s",
+		return api__reply_error(rc, 404, "not_found", "no such endpoint: %s",
 				   "see docs/api.md");
 	bool path_found = false;
 	for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
@@ -1410,9 +1405,9 @@ static void dispatch(struct rctx *rc, const char *url)
 			return routes[i].handler(rc);
 	}
 	if (path_found)
-		return reply_error(rc, 405, "method_not_allowed",
+		return api__reply_error(rc, 405, "method_not_allowed",
 				   "%s is not allowed here", rc->method);
-	reply_error(rc, 404, "not_found", "no such endpoint");
+	api__reply_error(rc, 404, "not_found", "no such endpoint");
 }
 
 static enum MHD_Result queue(struct MHD_Connection *conn, struct rctx *rc)
@@ -1458,7 +1453,7 @@ static enum MHD_Result answer_now(struct MHD_Connection *conn,
 				  const char *code, const char *msg)
 {
 	struct rctx rc = { .api = a, .conn = conn };
-	reply_error(&rc, status, code, "%s", msg);
+	api__reply_error(&rc, status, code, "%s", msg);
 	enum MHD_Result r = queue(conn, &rc);
 	json_decref(rc.json);
 	return r;
@@ -1491,9 +1486,10 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 		rq = calloc(1, sizeof *rq);
 		if (!rq)
 			return MHD_NO;
-		buf_init(&rq->body, a->max_body);
+		size_t max = l->webhook ? a->wh_max_body : a->max_body;
+		buf_init(&rq->body, max);
 		*con_cls = rq;
-		if (l->tcp && !token_ok(MHD_lookup_connection_value(
+		if (l->tcp && !l->webhook && !token_ok(MHD_lookup_connection_value(
 				conn, MHD_HEADER_KIND, "Authorization"),
 				a->token)) {
 			rq->answered = true;
@@ -1504,7 +1500,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 			conn, MHD_HEADER_KIND, "Content-Length");
 		int64_t n;
 		if (cl && util_parse_int64(cl, 0, INT64_MAX, &n) == 0 &&
-		    (uint64_t)n > a->max_body) {
+		    (uint64_t)n > max) {
 			rq->answered = true;
 			return answer_now(conn, a, 413, "too_large",
 					  "the request body is too large");
@@ -1532,9 +1528,12 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 	struct rctx rc = { .api = a, .conn = conn, .method = method,
 			   .body = rq->body.data ? rq->body.data : "",
 			   .body_len = rq->body.len, .status = 500 };
-	dispatch(&rc, url);
+	if (l->webhook)
+		api__webhooks_dispatch(a->wh, &rc, url);
+	else
+		dispatch(&rc, url);
 	if (rc.status >= 500 && !rc.json && !rc.raw)
-		reply_error(&rc, 500, "internal", "no answer");
+		api__reply_error(&rc, 500, "internal", "no answer");
 	log_debug(LOG_API, "%s %s -> %u", method, url, rc.status);
 	enum MHD_Result ret = queue(conn, &rc);
 	json_decref(rc.json);
@@ -1733,11 +1732,12 @@ static int listener_start(struct api *a, struct listener *l, int fd,
 	l->api = a;
 	l->fd = fd;
 	l->tcp = tcp;
+	unsigned limit = l->webhook ? cfg->wh_max_connections :
+				      cfg->api_max_connections;
 	l->mhd = MHD_start_daemon(
 		MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, access_cb, l,
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-		MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)cfg->api_max_connections,
+		MHD_OPTION_CONNECTION_LIMIT, limit ? limit : 64,
 		MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)((cfg->api_timeout_ms + 999) / 1000),
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_HEADER_MEMORY,
@@ -1799,7 +1799,11 @@ int api_start(const struct api_deps *deps, const struct config *cfg,
 		return -ENOMEM;
 	a->deps = *deps;
 	a->max_body = cfg->api_max_body;
+	a->wh_max_body = cfg->wh_max_body ? cfg->wh_max_body : 1 << 20;
 	a->sms_warn = cfg->sms_warn_segments;
+	a->unconfirmed_ms = cfg->unconfirmed_after_ms ?
+			    cfg->unconfirmed_after_ms : 3600000;
+	a->wh_l.fd = -1;
 	a->unix_l.fd = a->tcp_l.fd = -1;
 	uv_timer_init(deps->loop, &a->drain);
 	int r;
@@ -1838,6 +1842,24 @@ int api_start(const struct api_deps *deps, const struct config *cfg,
 		log_info(LOG_API, "listening on %s (TCP, bearer token)",
 			 cfg->api_listen);
 	}
+	if (cfg->wh_listen && *cfg->wh_listen) {
+		r = api__webhooks_new(deps->store, cfg, &a->wh, err, errsz);
+		if (r < 0)
+			goto fail;
+		a->wh_l.webhook = true;
+		snprintf(a->wh_l.name, sizeof a->wh_l.name, "%s",
+			 cfg->wh_listen);
+		fd = bind_tcp(cfg->wh_listen, err, errsz);
+		if (fd < 0) {
+			r = fd;
+			goto fail;
+		}
+		r = listener_start(a, &a->wh_l, fd, cfg, true, err, errsz);
+		if (r < 0)
+			goto fail;
+		log_info(LOG_WEBHOOK, "listening for provider webhooks on %s",
+			 cfg->wh_listen);
+	}
 	*ret = a;
 	return 0;
 fail:
@@ -1849,15 +1871,31 @@ fail:
 
 void api_reload(struct api *a, const struct config *cfg)
 {
+	if (a->wh) {
+		char err[300];
+		struct api_webhooks *nw;
+		if (api__webhooks_new(a->deps.store, cfg, &nw, err,
+				      sizeof err) == 0) {
+			api__webhooks_free(a->wh);
+			a->wh = nw;
+		} else {
+			log_err(LOG_WEBHOOK, "%s: keeping the webhook secrets "
+				"in force", err);
+		}
+		a->wh_max_body = cfg->wh_max_body ? cfg->wh_max_body :
+						    1 << 20;
+	}
 	a->max_body = cfg->api_max_body;
 	a->sms_warn = cfg->sms_warn_segments;
+	a->unconfirmed_ms = cfg->unconfirmed_after_ms ?
+			    cfg->unconfirmed_after_ms : 3600000;
 }
 
 unsigned api_connections(const struct api *a)
 {
 	unsigned n = 0;
-	const struct listener *ls[] = { &a->unix_l, &a->tcp_l };
-	for (size_t i = 0; i < 2; i++) {
+	const struct listener *ls[] = { &a->unix_l, &a->tcp_l, &a->wh_l };
+	for (size_t i = 0; i < ARRAY_SIZE(ls); i++) {
 		if (!ls[i]->mhd)
 			continue;
 		const union MHD_DaemonInfo *info = MHD_get_daemon_info(
@@ -1885,9 +1923,9 @@ static void close_handle(struct api *a, uv_handle_t *h)
 static void api_finish(struct api *a)
 {
 	uv_timer_stop(&a->drain);
-	struct listener *ls[] = { &a->unix_l, &a->tcp_l };
+	struct listener *ls[] = { &a->unix_l, &a->tcp_l, &a->wh_l };
 	a->pending_closes++;  /* hold: no callback before all are queued */
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(ls); i++) {
 		struct listener *l = ls[i];
 		if (l->started) {
 			uv_poll_stop(&l->poll);
@@ -1927,8 +1965,8 @@ void api_stop(struct api *a, uint64_t timeout_ms, void (*cb)(void *ud),
 	a->stopping = true;
 	a->stop_cb = cb;
 	a->stop_ud = ud;
-	struct listener *ls[] = { &a->unix_l, &a->tcp_l };
-	for (size_t i = 0; i < 2; i++) {
+	struct listener *ls[] = { &a->unix_l, &a->tcp_l, &a->wh_l };
+	for (size_t i = 0; i < ARRAY_SIZE(ls); i++) {
 		struct listener *l = ls[i];
 		if (!l->mhd)
 			continue;
@@ -1948,6 +1986,7 @@ struct api *api_free(struct api *a)
 	if (!a)
 		return NULL;
 	free(a->sock_path);
+	a->wh = api__webhooks_free(a->wh);
 	if (a->token)
 		explicit_bzero(a->token, strlen(a->token));
 	free(a->token);

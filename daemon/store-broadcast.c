@@ -62,6 +62,7 @@ enum {
 	RP_INSERT,
 	RP_LIST,
 	RP_RSVP,
+	DL_UNCONFIRMED,
 	BST_MAX
 };
 
@@ -307,6 +308,9 @@ static const char *const bst_sql[BST_MAX] = {
 		" WHERE r2.broadcast_id = r.broadcast_id"
 		" AND r2.household_id = r.household_id AND r2.rsvp > 0)"
 		" GROUP BY r.rsvp",
+	[DL_UNCONFIRMED] =
+		"SELECT count(*) FROM deliveries WHERE broadcast_id = ?1"
+		" AND status = 2 AND sent_ms < ?2",
 };
 
 struct store_bcast {
@@ -1397,4 +1401,20 @@ int store_rsvp_counts(struct store *s, int64_t broadcast_id,
 		r = 0;
 	}
 	return r;
+}
+
+int store_broadcast_unconfirmed(struct store *s, int64_t id, int64_t before_ms,
+				int64_t *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, DL_UNCONFIRMED);
+	int rc = SQLITE_OK;
+	store__bind_i64(st, 1, id, &rc);
+	store__bind_i64(st, 2, before_ms, &rc);
+	int r = store__bind_check(s, st, rc);
+	if (r == 0)
+		r = store__step(s, st);
+	if (r < 0)
+		return r;
+	*ret = r > 0 ? sqlite3_column_int64(st, 0) : 0;
+	return 0;
 }

@@ -358,6 +358,10 @@ struct reply_filter {
 };
 int store_reply_list(struct store *s, const struct reply_filter *f,
 		     int (*cb)(const struct reply_row *r, void *ud), void *ud);
+/* Deliveries of a broadcast sent before before_ms with no receipt yet
+ * ("sent, unconfirmed"). */
+int store_broadcast_unconfirmed(struct store *s, int64_t id, int64_t before_ms,
+				int64_t *ret);
 /* RSVP of a meeting: the latest answer of each household counts. */
 int store_rsvp_counts(struct store *s, int64_t broadcast_id,
 		      int64_t *ret_yes, int64_t *ret_no);
