@@ -36,6 +36,17 @@
 
 struct api;
 
+/* A connection, tracked so that one that never completes a request head
+ * (slowloris) is cut after [api] timeout: libmicrohttpd's own timeout only
+ * counts idle time, and a byte every second is not idle. */
+struct conn_track {
+	struct conn_track *next, *prev;
+	int fd;
+	uint64_t since;     /* connected, or the last request completed */
+	bool in_request;    /* headers complete: a handler has it */
+	bool cut;
+};
+
 struct listener {
 	struct api *api;
 	struct MHD_Daemon *mhd;
@@ -46,6 +57,7 @@ struct listener {
 	bool webhook;       /* the providers' listener, not the control API */
 	bool started;
 	unsigned conns;     /* connections after the last MHD_run */
+	struct conn_track *tracked;
 	char name[128];     /* for logs: socket path or address */
 };
 
@@ -58,6 +70,8 @@ struct api {
 	size_t max_body, wh_max_body;
 	uint64_t unconfirmed_ms;
 	uint32_t sms_warn;
+	uint64_t header_timeout_ms;
+	uv_timer_t sweep;
 	/* stopping */
 	uv_timer_t drain;
 	uint64_t drain_deadline;
@@ -72,6 +86,7 @@ struct api {
 struct req {
 	struct buf body;
 	bool answered;      /* a response was queued early (401, 413) */
+	bool too_large;     /* body over the limit: discard, answer 413 */
 };
 
 
@@ -232,8 +247,10 @@ static json_t *body_object(struct rctx *rc)
 		return NULL;
 	}
 	json_error_t err;
+	/* NULs are let through so that the field checks can name the
+	 * field that holds one. */
 	json_t *j = json_loadb(rc->body, rc->body_len,
-			       JSON_REJECT_DUPLICATES, &err);
+			       JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
 	if (!j) {
 		api__reply_error(rc, 400, "bad_json", "invalid JSON at line %d, "
 			    "column %d: %s", err.line, err.column, err.text);
@@ -321,6 +338,9 @@ static void household_patch_from_json(json_t *o, struct household_patch *p,
 		if (json_is_string(ph)) {
 			storage[0] = json_string_value(ph);
 			p->nphones = 1;
+			if (strlen(storage[0]) != json_string_length(ph))
+				verrors_add(ve, "phones", "invalid",
+					    "phones contains a NUL byte");
 		} else if (json_is_array(ph)) {
 			size_t i;
 			json_t *e;
@@ -334,6 +354,13 @@ static void household_patch_from_json(json_t *o, struct household_patch *p,
 					snprintf(f, sizeof f, "phones[%zu]", i);
 					verrors_add(ve, f, "wrong_type",
 						    "%s must be a string", f);
+					storage[i] = "";
+				} else if (strlen(json_string_value(e)) !=
+					   json_string_length(e)) {
+					char f[32];
+					snprintf(f, sizeof f, "phones[%zu]", i);
+					verrors_add(ve, f, "invalid",
+						    "%s contains a NUL byte", f);
 					storage[i] = "";
 				} else {
 					storage[i] = json_string_value(e);
@@ -944,19 +971,27 @@ static int string_list(json_t *o, const char *key, const char **dst,
 		dst[(*n)++] = json_string_value(v);
 		return 0;
 	}
-	if (!json_is_array(v) || json_array_size(v) > REQ_MAX_LIST) {
-		verrors_add(ve, key, "wrong_type", "%s must be a list of at "
-			    "most %d strings", key, REQ_MAX_LIST);
+	if (!json_is_array(v)) {
+		verrors_add(ve, key, "wrong_type", "%s must be a list of "
+			    "strings", key);
+		return -EINVAL;
+	}
+	if (json_array_size(v) > REQ_MAX_LIST) {
+		verrors_add(ve, key, "too_many", "%s has %zu entries, at most "
+			    "%d", key, json_array_size(v), REQ_MAX_LIST);
 		return -EINVAL;
 	}
 	size_t i;
 	json_t *e;
 	json_array_foreach(v, i, e) {
-		if (!json_is_string(e)) {
+		if (!json_is_string(e) || strlen(json_string_value(e)) !=
+					  json_string_length(e)) {
 			char f[48];
 			snprintf(f, sizeof f, "%s[%zu]", key, i);
-			verrors_add(ve, f, "wrong_type", "%s must be a string",
-				    f);
+			verrors_add(ve, f, json_is_string(e) ? "invalid" :
+				    "wrong_type", json_is_string(e) ?
+				    "%s contains a NUL byte" :
+				    "%s must be a string", f);
 			return -EINVAL;
 		}
 		dst[(*n)++] = json_string_value(e);
@@ -1483,6 +1518,11 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 	(void)version;
 
 	if (!rq) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+			conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		if (ci && ci->socket_context)
+			((struct conn_track *)ci->socket_context)->in_request =
+				true;
 		rq = calloc(1, sizeof *rq);
 		if (!rq)
 			return MHD_NO;
@@ -1512,17 +1552,21 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		int r = buf_append(&rq->body, upload_data, *upload_data_size);
+		/* libmicrohttpd cannot answer while a body is still coming:
+		 * past the limit, drop the rest and answer 413 at the end. */
+		int r = rq->too_large ? 0 : buf_append(&rq->body, upload_data,
+						       *upload_data_size);
 		*upload_data_size = 0;
 		if (r < 0) {
-			rq->answered = true;
+			rq->too_large = true;
 			buf_free(&rq->body);
-			return answer_now(conn, a, 413, "too_large",
-					  r == -E2BIG ?
-					  "the request body is too large" :
-					  "out of memory");
 		}
 		return MHD_YES;
+	}
+	if (rq->too_large) {
+		rq->answered = true;
+		return answer_now(conn, a, 413, "too_large",
+				  "the request body is too large");
 	}
 
 	struct rctx rc = { .api = a, .conn = conn, .method = method,
@@ -1542,18 +1586,109 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 	return ret;
 }
 
+static int hexdigit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decoding of paths and query values, except that "%00" stays as
+ * it is: a NUL would silently cut "13%00junk" to "13". */
+static size_t unescape_cb(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	char *w = s;
+	for (const char *r = s; *r; r++) {
+		int hi, lo;
+		if (*r == '%' && (hi = hexdigit(r[1])) >= 0 &&
+		    (lo = hexdigit(r[2])) >= 0 && (hi | lo)) {
+			*w++ = (char)(hi * 16 + lo);
+			r += 2;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
 static void completed_cb(void *cls, struct MHD_Connection *conn,
 			 void **con_cls, enum MHD_RequestTerminationCode toe)
 {
 	(void)cls;
-	(void)conn;
 	(void)toe;
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci && ci->socket_context) {
+		struct conn_track *t = ci->socket_context;
+		t->in_request = false;
+		t->since = util_now_ms();
+	}
 	struct req *rq = *con_cls;
 	if (rq) {
 		buf_free(&rq->body);
 		free(rq);
 		*con_cls = NULL;
 	}
+}
+
+static void sweep_cb(uv_timer_t *t)
+{
+	struct api *a = container_of(t, struct api, sweep);
+	uint64_t now = util_now_ms();
+	struct listener *ls[] = { &a->unix_l, &a->tcp_l, &a->wh_l };
+	for (size_t i = 0; i < ARRAY_SIZE(ls); i++)
+		for (struct conn_track *c = ls[i]->tracked; c; c = c->next) {
+			if (c->in_request || c->cut ||
+			    now - c->since < a->header_timeout_ms)
+				continue;
+			/* libmicrohttpd sees the end of the stream and
+			 * closes the connection itself */
+			shutdown(c->fd, SHUT_RDWR);
+			c->cut = true;
+			log_debug(LOG_API, "%s: cut a connection that sent no "
+				  "complete request in %" PRIu64 " ms",
+				  ls[i]->name, now - c->since);
+		}
+}
+
+static void notify_conn_cb(void *cls, struct MHD_Connection *conn,
+			   void **socket_context,
+			   enum MHD_ConnectionNotificationCode code)
+{
+	struct listener *l = cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		struct conn_track *t = calloc(1, sizeof *t);
+		if (!t)
+			return;
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+			conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		t->fd = ci ? ci->connect_fd : -1;
+		t->since = util_now_ms();
+		t->next = l->tracked;
+		if (l->tracked)
+			l->tracked->prev = t;
+		l->tracked = t;
+		*socket_context = t;
+		return;
+	}
+	struct conn_track *t = *socket_context;
+	if (!t)
+		return;
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		l->tracked = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	free(t);
+	*socket_context = NULL;
 }
 
 static void mhd_log_cb(void *cls, const char *fmt, va_list ap)
@@ -1568,6 +1703,7 @@ static void mhd_log_cb(void *cls, const char *fmt, va_list ap)
 }
 
 /* ---- the loop glue ---- */
+
 
 static void listener_run(struct listener *l);
 
@@ -1742,6 +1878,8 @@ static int listener_start(struct api *a, struct listener *l, int fd,
 		(unsigned)((cfg->api_timeout_ms + 999) / 1000),
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_HEADER_MEMORY,
 		MHD_OPTION_NOTIFY_COMPLETED, completed_cb, NULL,
+		MHD_OPTION_UNESCAPE_CALLBACK, unescape_cb, NULL,
+		MHD_OPTION_NOTIFY_CONNECTION, notify_conn_cb, l,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, NULL,
 		MHD_OPTION_END);
 	if (!l->mhd) {
@@ -1806,6 +1944,11 @@ int api_start(const struct api_deps *deps, const struct config *cfg,
 	a->wh_l.fd = -1;
 	a->unix_l.fd = a->tcp_l.fd = -1;
 	uv_timer_init(deps->loop, &a->drain);
+	uv_timer_init(deps->loop, &a->sweep);
+	a->header_timeout_ms = cfg->api_timeout_ms ? cfg->api_timeout_ms :
+						     30000;
+	uint64_t every = a->header_timeout_ms / 4 ? a->header_timeout_ms / 4 : 1;
+	uv_timer_start(&a->sweep, sweep_cb, every, every);
 	int r;
 	a->sock_path = strdup(cfg->api_socket);
 	if (!a->sock_path) {
@@ -1942,7 +2085,9 @@ static void api_finish(struct api *a)
 			l->fd = -1;
 		}
 	}
+	uv_timer_stop(&a->sweep);
 	close_handle(a, (uv_handle_t *)&a->drain);
+	close_handle(a, (uv_handle_t *)&a->sweep);
 	a->pending_closes--;
 }
 

@@ -13,6 +13,7 @@
 #define TITLE_MAX 200
 #define BODY_MAX_CHARS 2000
 #define IDEM_MAX 128
+#define BCAST_TIME_MAX_MS 253402300799999LL  /* 9999-12-31 23:59:59.999 */
 
 struct broadcaster {
 	struct store *store;
@@ -99,10 +100,11 @@ static int take_time(const struct broadcaster *bc, struct verrors *ve,
 {
 	*ret_ms = 0;
 	if (!t->text) {
-		if (t->ms < 0)
-			return verrors_add(ve, field, "invalid",
-					   "%s must be a positive time",
-					   field) ?: -EINVAL;
+		/* 1970 .. 9999: beyond that it is a typo, and sums overflow */
+		if (t->ms < 0 || t->ms > BCAST_TIME_MAX_MS)
+			return verrors_add(ve, field, "invalid", "%s must be a "
+					   "time in milliseconds between 1970 "
+					   "and 9999", field) ?: -EINVAL;
 		*ret_ms = t->ms;
 		return 0;
 	}

@@ -409,7 +409,10 @@ static int apply_patch(struct directory *d, struct household *h,
 		       const struct household_patch *p, struct verrors *ve)
 {
 	int r = 0, q;
-	if (p->set & HP_GROUP) {
+	if ((p->set & HP_GROUP) && (!p->group || !*p->group)) {
+		r = verrors_add(ve, "group", "required", "group is required")
+			    ?: -EINVAL;
+	} else if (p->set & HP_GROUP) {
 		struct group_rec g = { 0 };
 		q = directory_group_resolve(d, p->group, &g);
 		if (q == -ENOENT || q == -ENOTUNIQ)
@@ -894,9 +897,11 @@ static int import_row(struct import *im, const struct csv_record *rec)
 		if (n == 0)
 			continue;
 		if (!text_utf8_valid(v, n) || memchr(v, '\0', n)) {
+			bool nul = text_utf8_valid(v, n);
 			r = REJECT(im, line, col_names[im->cols[i]], NULL, 0,
-				   "invalid_utf8", "this cell is not valid "
-				   "UTF-8 text");
+				   nul ? "control_chars" : "invalid_utf8",
+				   nul ? "this cell contains a NUL byte" :
+				   "this cell is not valid UTF-8 text");
 			reject = true;
 			break;
 		}
@@ -1077,6 +1082,21 @@ void import_report_clear(struct import_report *r)
 	*r = (struct import_report){ 0 };
 }
 
+/* UTF-16 (what some spreadsheets call "Unicode text"): a byte-order mark,
+ * or NUL bytes between the characters of the header. */
+static bool looks_utf16(const char *data, size_t len)
+{
+	if (len >= 2 && (((unsigned char)data[0] == 0xFF &&
+			  (unsigned char)data[1] == 0xFE) ||
+			 ((unsigned char)data[0] == 0xFE &&
+			  (unsigned char)data[1] == 0xFF)))
+		return true;
+	size_t n = len < 256 ? len : 256, nul = 0;
+	for (size_t i = 0; i < n; i++)
+		nul += data[i] == '\0';
+	return n >= 8 && nul * 4 >= n;
+}
+
 /* Find the first invalid UTF-8 byte and its line. */
 static size_t utf8_bad_line(const char *data, size_t len)
 {
@@ -1144,6 +1164,11 @@ int directory_import(struct directory *d, const char *data, size_t len,
 	if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
 		data += 3;
 		len -= 3;
+	}
+	if (looks_utf16(data, len)) {
+		verrors_add(ve, "body", "invalid_utf8", "the file is UTF-16 "
+			    "(\"Unicode text\"): save it as \"CSV UTF-8\"");
+		return -EINVAL;
 	}
 	if (!text_utf8_valid(data, len)) {
 		verrors_add(ve, "body", "invalid_utf8",
