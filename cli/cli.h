@@ -3,8 +3,9 @@
  * loaxa is a client of loaxad's control API only (docs/api.md); it never
  * opens the database. Each command is one entry of the table in loaxa.c
  * (words, handler, help) and sends one HTTP request, except the lists
- * (`households`, `broadcasts`, `deliveries`), which follow the API's keyset
- * paging, and `invite`/`notify`, which ask for a preview first.
+ * (`households`, `broadcasts`, `deliveries`, `report`), which follow the
+ * API's keyset paging, `invite`/`notify`, which ask for a preview first,
+ * and `watch`, which asks again every interval.
  *
  *   loaxa.c           arguments, the command table, help, `status`
  *   client.c          the HTTP client (libcurl easy) and error reporting
@@ -14,6 +15,8 @@
  *   cmd-import.c      import, export
  *   cmd-broadcasts.c  invite, notify, broadcasts, show, cancel, pause,
  *                     resume, retry, deliveries
+ *   cmd-watch.c       watch: a broadcast's progress, live, until it is done
+ *   cmd-report.c      report: the per-household list of a broadcast
  *
  * Glossary: an "answer" is loaxad's HTTP response; "--json mode" prints the
  * answer's JSON as-is (pretty-printed) instead of human tables.
@@ -90,6 +93,9 @@ enum cli_opt {
 	OPT_STATE,
 	OPT_STATUS,
 	OPT_CHANNEL,
+	OPT_INTERVAL,
+	OPT_NOT_REACHED,
+	OPT_CSV,
 	_OPT_MAX,
 };
 #define OPT(o) (UINT64_C(1) << (o))
@@ -226,6 +232,9 @@ const char *sbuf_str(const struct sbuf *b);
 /* Take the data out (caller frees; never NULL unless out of memory). */
 char *sbuf_steal(struct sbuf *b);
 
+/* Decode the code point at s[0..len): its length in bytes, or 0 when the
+ * bytes there are not well-formed UTF-8 (or len is 0). */
+size_t out_utf8_decode(const char *s, size_t len, uint32_t *ret_cp);
 /* True if s[0..len) is well-formed UTF-8; else *ret_bad is the offset of
  * the first bad byte. */
 bool out_utf8_valid(const char *s, size_t len, size_t *ret_bad);
@@ -280,6 +289,19 @@ static inline void client_answer_clearp(struct client_answer *a)
 }
 #define _cleanup_answer_ _cleanup_(client_answer_clearp)
 
+/* ---- cmd-broadcasts.c, shared with watch and report ---- */
+
+/* A broadcast id argument: a positive decimal integer. Returns 0 or prints
+ * a usage error and returns CLI_EXIT_USAGE. */
+int broadcast_parse_id(const struct cli *c, const char *s, int64_t *ret);
+/* Print a broadcast's "counts" as a table of every status, zeros
+ * included, under "Deliveries by status:". Returns 0 or an exit code. */
+int broadcast_print_counts(const json_t *b);
+/* Print its member "by_group" or "by_channel" as a table titled title,
+ * first column first. Returns 0 or an exit code. */
+int broadcast_print_breakdown(const json_t *b, const char *member,
+			      const char *title, const char *first);
+
 /* ---- command handlers ---- */
 
 int cmd_status(struct cli *c, const struct cli_args *a);
@@ -306,5 +328,7 @@ int cmd_broadcast_pause(struct cli *c, const struct cli_args *a);
 int cmd_broadcast_resume(struct cli *c, const struct cli_args *a);
 int cmd_broadcast_retry(struct cli *c, const struct cli_args *a);
 int cmd_deliveries(struct cli *c, const struct cli_args *a);
+int cmd_watch(struct cli *c, const struct cli_args *a);
+int cmd_report(struct cli *c, const struct cli_args *a);
 
 #endif

@@ -48,8 +48,7 @@ static void put_clean(FILE *f, const char *s)
 
 /* ---- arguments ---- */
 
-static int parse_broadcast_id(const struct cli *c, const char *s,
-			      int64_t *ret)
+int broadcast_parse_id(const struct cli *c, const char *s, int64_t *ret)
 {
 	uint64_t v = 0;
 	const char *p;
@@ -566,7 +565,7 @@ static bool is_status(const char *key)
 
 /* Every status, zeros included, as a header line and a line of counts;
  * statuses this version does not know come last. */
-static int print_counts(const json_t *b)
+int broadcast_print_counts(const json_t *b)
 {
 	const json_t *counts = json_object_get(b, "counts");
 	_cleanup_strv_ struct strv heads = { 0 }, nums = { 0 };
@@ -604,8 +603,8 @@ static int print_counts(const json_t *b)
 /* by_group or by_channel: one row per key, a column per status that is
  * not zero in some row (known ones in their order, then the others), and
  * the row's total. */
-static int print_breakdown(const json_t *b, const char *member,
-			   const char *title, const char *first)
+int broadcast_print_breakdown(const json_t *b, const char *member,
+			      const char *title, const char *first)
 {
 	const json_t *by = json_object_get(b, member);
 	_cleanup_strv_ struct strv heads = { 0 };
@@ -747,11 +746,13 @@ static int print_broadcast(const json_t *b, bool full)
 
 	r = print_waves(b);
 	if (!r && full)
-		r = print_counts(b);
+		r = broadcast_print_counts(b);
 	if (!r && full)
-		r = print_breakdown(b, "by_group", "By group", "GROUP");
+		r = broadcast_print_breakdown(b, "by_group", "By group",
+					      "GROUP");
 	if (!r && full)
-		r = print_breakdown(b, "by_channel", "By channel", "CHANNEL");
+		r = broadcast_print_breakdown(b, "by_channel", "By channel",
+					      "CHANNEL");
 	return r;
 }
 
@@ -1205,7 +1206,7 @@ static int broadcast_path(const struct cli *c, const char *arg,
 	int64_t id = 0;
 	int r;
 
-	r = parse_broadcast_id(c, arg, &id);
+	r = broadcast_parse_id(c, arg, &id);
 	if (r)
 		return r;
 	if (sbuf_printf(path, "/v1/broadcasts/%" PRId64 "%s", id, suffix) < 0)

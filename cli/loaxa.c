@@ -251,6 +251,29 @@ static const struct cli_command commands[] = {
 			OPT(OPT_LIMIT),
 		.run = cmd_deliveries,
 	},
+	{
+		.words = { "watch" },
+		.args = "ID",
+		.synopsis = "ID [--interval SECS]",
+		.summary = "follow a broadcast's progress until it is sent",
+		.request = "GET /v1/broadcasts/{id}, every interval",
+		.min_pos = 1, .max_pos = 1,
+		.opts = OPT(OPT_INTERVAL),
+		.run = cmd_watch,
+	},
+	{
+		.words = { "report" },
+		.args = "ID",
+		.synopsis = "ID [--status S | --not-reached] [--group G] "
+			    "[--channel C] [--csv]",
+		.summary = "list whom a broadcast reached or not, by group",
+		.request = "GET /v1/broadcasts/{id}, /v1/groups, "
+			   "/v1/broadcasts/{id}/deliveries",
+		.min_pos = 1, .max_pos = 1,
+		.opts = OPT(OPT_STATUS) | OPT(OPT_GROUP) | OPT(OPT_CHANNEL) |
+			OPT(OPT_NOT_REACHED) | OPT(OPT_CSV),
+		.run = cmd_report,
+	},
 };
 
 struct cli_option {
@@ -329,6 +352,15 @@ static const struct cli_option cmd_options[_OPT_MAX] = {
 			 "failed, ...)" },
 	[OPT_CHANNEL] = { "channel", 0, "C", false,
 			  "only deliveries through channel C" },
+	[OPT_INTERVAL] = { "interval", 0, "SECS", false,
+			   "ask loaxad every SECS seconds (0.2..3600; "
+			   "default 0.5 on a terminal, else 1)" },
+	[OPT_NOT_REACHED] = { "not-reached", 0, NULL, false,
+			      "only the households not reached (failed, "
+			      "expired, skipped, cancelled), by address" },
+	[OPT_CSV] = { "csv", 0, NULL, false,
+		      "write CSV (UTF-8 with BOM, for Excel) instead of "
+		      "tables" },
 };
 
 static const char global_help[] =

@@ -142,6 +142,11 @@ static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
 	return n;
 }
 
+size_t out_utf8_decode(const char *s, size_t len, uint32_t *ret_cp)
+{
+	return utf8_decode((const unsigned char *)s, len, ret_cp);
+}
+
 bool out_utf8_valid(const char *s, size_t len, size_t *ret_bad)
 {
 	const unsigned char *u = (const unsigned char *)s;
