@@ -319,6 +319,7 @@ int cmd_opt_out(struct cli *c, const struct cli_args *a);
 int cmd_opt_in(struct cli *c, const struct cli_args *a);
 int cmd_import(struct cli *c, const struct cli_args *a);
 int cmd_export(struct cli *c, const struct cli_args *a);
+int cmd_backup(struct cli *c, const struct cli_args *a);
 int cmd_invite(struct cli *c, const struct cli_args *a);
 int cmd_notify(struct cli *c, const struct cli_args *a);
 int cmd_broadcasts(struct cli *c, const struct cli_args *a);

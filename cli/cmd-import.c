@@ -213,3 +213,43 @@ int cmd_export(struct cli *c, const struct cli_args *a)
 		r = cli_fail(CLI_EXIT_ERROR, "cannot write %s: %m", out);
 	return r;
 }
+
+/* backup FILE: a consistent copy of loaxad's database, written to FILE.tmp
+ * then renamed, so FILE is either the old file or the whole new copy. */
+int cmd_backup(struct cli *c, const struct cli_args *a)
+{
+	_cleanup_answer_ struct client_answer ans = { 0 };
+	const char *out = a->npos > 0 ? a->pos[0] : NULL;
+	if (!out || !out[0])
+		return cli_usage(c, "backup needs a file name");
+	int r = client_request(c, "POST", "/v1/backup", NULL, NULL, 0,
+			       CLI_TIMEOUT_LONG_MS, &ans);
+	if (r)
+		return r;
+	if (ans.status >= 400)
+		return client_report_error(c, &ans);
+	if (ans.status != 200 || ans.len < 100 ||
+	    memcmp(ans.body, "SQLite format 3", 16) != 0)
+		return client_unexpected(ans.status, "backup");
+	char tmp[4096];
+	if (snprintf(tmp, sizeof tmp, "%s.tmp", out) >= (int)sizeof tmp)
+		return cli_usage(c, "file name too long");
+	FILE *f = fopen(tmp, "wxe");
+	if (!f)
+		return cli_fail(CLI_EXIT_ERROR, "cannot create %s: %m", tmp);
+	r = write_all(f, tmp, ans.body, ans.len);
+	if (r == 0 && (fflush(f) != 0 || fsync(fileno(f)) != 0))
+		r = cli_fail(CLI_EXIT_ERROR, "cannot write %s: %m", tmp);
+	if (fclose(f) != 0 && r == 0)
+		r = cli_fail(CLI_EXIT_ERROR, "cannot write %s: %m", tmp);
+	if (r == 0 && rename(tmp, out) != 0)
+		r = cli_fail(CLI_EXIT_ERROR, "cannot rename %s to %s: %m", tmp,
+			     out);
+	if (r) {
+		unlink(tmp);
+		return r;
+	}
+	if (!c->json)
+		printf("backup written to %s (%zu bytes)\n", out, ans.len);
+	return 0;
+}

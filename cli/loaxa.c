@@ -147,6 +147,15 @@ static const struct cli_command commands[] = {
 		.run = cmd_import,
 	},
 	{
+		.words = { "backup" },
+		.args = "FILE",
+		.synopsis = "FILE",
+		.summary = "write a consistent copy of the database to FILE",
+		.request = "POST /v1/backup",
+		.min_pos = 1, .max_pos = 1,
+		.run = cmd_backup,
+	},
+	{
 		.words = { "export" },
 		.synopsis = "[--group G] [-o FILE]",
 		.summary = "write households as CSV",

@@ -30,6 +30,8 @@ struct rctx {
 	size_t raw_len;
 	const char *ctype;
 	const char *disposition;
+	int fd;             /* owned; a file to send when >= 0 */
+	uint64_t fd_size;
 };
 
 void api__reply_json(struct rctx *rc, unsigned status, json_t *j);

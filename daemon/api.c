@@ -1326,6 +1326,40 @@ static void h_deliveries(struct rctx *rc)
 				      json_integer(c.last) : json_null()));
 }
 
+/* A consistent copy of the database, streamed back: written next to the
+ * database (same file system, same owner), opened, unlinked, then sent
+ * from the open file. */
+static void h_backup(struct rctx *rc)
+{
+	struct store *s = rc->api->deps.store;
+	char tmp[4200], err[512];
+	snprintf(tmp, sizeof tmp, "%s.backup-%d-%" PRId64, store_path(s),
+		 (int)getpid(), util_now_ms());
+	int r = store_backup(s, tmp, err, sizeof err);
+	if (r < 0) {
+		unlink(tmp);
+		log_err(LOG_API, "%s", err);
+		return api__reply_error(rc, r == -ENOSPC ? 503 : 500,
+					r == -ENOSPC ? "unavailable" :
+					"internal", "%s", err);
+	}
+	int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+	unlink(tmp);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return api__reply_error(rc, 500, "internal", "cannot read the "
+					"backup: %s", strerror(errno));
+	}
+	rc->fd = fd;
+	rc->fd_size = (uint64_t)st.st_size;
+	rc->status = 200;
+	rc->ctype = "application/vnd.sqlite3";
+	rc->disposition = "attachment; filename=\"loaxa-backup.db\"";
+	log_info(LOG_API, "backup: %" PRIu64 " bytes", rc->fd_size);
+}
+
 /* ---- routing ---- */
 
 /* Patterns are path segments after "/v1"; "*" matches one segment. */
@@ -1358,6 +1392,7 @@ static const struct route {
 	{ "POST", { "broadcasts", "*", "resume" }, h_broadcast_resume },
 	{ "POST", { "broadcasts", "*", "retry" }, h_broadcast_retry },
 	{ "GET", { "broadcasts", "*", "deliveries" }, h_deliveries },
+	{ "POST", { "backup" }, h_backup },
 };
 
 static bool route_matches(const struct route *rt, const struct rctx *rc)
@@ -1462,6 +1497,17 @@ static enum MHD_Result queue(struct MHD_Connection *conn, struct rctx *rc)
 		}
 		MHD_add_response_header(resp, "Content-Type",
 					"application/json");
+	} else if (rc->fd >= 0) {
+		resp = MHD_create_response_from_fd(rc->fd_size, rc->fd);
+		if (!resp) {
+			close(rc->fd);
+			return MHD_NO;
+		}
+		rc->fd = -1;  /* libmicrohttpd closes it */
+		MHD_add_response_header(resp, "Content-Type", rc->ctype);
+		if (rc->disposition)
+			MHD_add_response_header(resp, "Content-Disposition",
+						rc->disposition);
 	} else if (rc->raw) {
 		resp = MHD_create_response_from_buffer(rc->raw_len, rc->raw,
 						       MHD_RESPMEM_MUST_FREE);
@@ -1487,7 +1533,7 @@ static enum MHD_Result answer_now(struct MHD_Connection *conn,
 				  struct api *a, unsigned status,
 				  const char *code, const char *msg)
 {
-	struct rctx rc = { .api = a, .conn = conn };
+	struct rctx rc = { .api = a, .conn = conn, .fd = -1 };
 	api__reply_error(&rc, status, code, "%s", msg);
 	enum MHD_Result r = queue(conn, &rc);
 	json_decref(rc.json);
@@ -1571,7 +1617,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 
 	struct rctx rc = { .api = a, .conn = conn, .method = method,
 			   .body = rq->body.data ? rq->body.data : "",
-			   .body_len = rq->body.len, .status = 500 };
+			   .body_len = rq->body.len, .status = 500, .fd = -1 };
 	if (l->webhook)
 		api__webhooks_dispatch(a->wh, &rc, url);
 	else
@@ -1582,6 +1628,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 	enum MHD_Result ret = queue(conn, &rc);
 	json_decref(rc.json);
 	free(rc.raw);
+	if (rc.fd >= 0)
+		close(rc.fd);
 	rq->answered = true;
 	return ret;
 }

@@ -56,6 +56,8 @@
 
 #include "loaxa/channel.h"
 #include "loaxa/template.h"
+#include "loaxa/text.h"
+#include "loaxa/webhooks.h" /* RSVP_YES_DEFAULT, RSVP_NO_DEFAULT */
 
 #define CFG_LINE_MAX 198          /* inih's buffer: text + '\n' + NUL */
 #define CFG_FILE_MAX (1024 * 1024)
@@ -88,7 +90,8 @@ typedef int set_fn(void *obj, const char *v);
 static check_fn check_subsys_list, check_quiet_hours, check_timezone,
 	check_template, check_chain, check_driver, check_url,
 	check_secret_ref, check_token, check_template_data, check_brandname,
-	check_sms_type, check_e164, check_messaging_type, check_tag;
+	check_sms_type, check_e164, check_messaging_type, check_tag,
+	check_public_url, check_rsvp_words;
 static set_fn set_quiet_hours, set_chain, set_driver;
 
 /* X(section, key, type, default, min, max, reloadable, field, check, set,
@@ -174,6 +177,61 @@ static set_fn set_quiet_hours, set_chain, set_driver;
 	X("templates", "reminder", CFG_STRING, TMPL_REMINDER_DEFAULT, 0, 0, \
 	  true, tmpl_reminder, check_template, NULL,                        \
 	  "Reminder of a meeting; the same placeholders as meeting.")       \
+	X("webhooks", "listen", CFG_LISTEN, "", 0, 0, false, wh_listen,     \
+	  NULL, NULL,                                                       \
+	  "Take provider webhooks on TCP at HOST:PORT, e.g. 127.0.0.1:8081; "\
+	  "empty = off.")                                                   \
+	X("webhooks", "max_body", CFG_SIZE, "1M", 64 * 1024,                \
+	  1024 * 1024, true, wh_max_body, NULL, NULL,                       \
+	  "Largest webhook request body accepted (64K..1M).")               \
+	X("webhooks", "max_connections", CFG_UINT, "64", 1, 10000, false,   \
+	  wh_max_connections, NULL, NULL,                                   \
+	  "Most webhook connections open at the same time (1..10000).")     \
+	X("webhooks", "zalo_oa_secret_file", CFG_STRING, "", 0, 0, true,    \
+	  wh_zalo_oa_secret_file, check_secret_ref, NULL,                   \
+	  "Zalo OA secret key, checks X-ZEvent-Signature: a file or "       \
+	  "credential:NAME.")                                               \
+	X("webhooks", "messenger_app_secret_file", CFG_STRING, "", 0, 0,    \
+	  true, wh_messenger_app_secret_file, check_secret_ref, NULL,       \
+	  "Facebook app secret, checks X-Hub-Signature-256: a file or "     \
+	  "credential:NAME.")                                               \
+	X("webhooks", "messenger_verify_token_file", CFG_STRING, "", 0, 0,  \
+	  true, wh_messenger_verify_token_file, check_secret_ref, NULL,     \
+	  "Verify token typed in Messenger's webhook setup: a file or "     \
+	  "credential:NAME.")                                               \
+	X("webhooks", "esms_secret_file", CFG_STRING, "", 0, 0, true,       \
+	  wh_esms_secret_file, check_secret_ref, NULL,                      \
+	  "Last part of the eSMS CallbackUrl path: a file or "              \
+	  "credential:NAME.")                                               \
+	X("webhooks", "public_url", CFG_STRING, "", 0, 0, true,             \
+	  wh_public_url, check_public_url, NULL,                            \
+	  "URL providers reach this listener at, no trailing '/'; empty = " \
+	  "http://listen.")                                                 \
+	X("webhooks", "metrics", CFG_BOOL, "no", 0, 0, false, wh_metrics,   \
+	  NULL, NULL, "Also serve Prometheus metrics at /metrics here.")    \
+	X("webhooks", "unconfirmed_after", CFG_DURATION, "1h", 60 * 1000,   \
+	  UINT64_C(7) * 86400 * 1000, true, unconfirmed_after_ms, NULL,     \
+	  NULL,                                                             \
+	  "A sent message with no receipt after this is unconfirmed "       \
+	  "(1m..7d).")                                                      \
+	X("webhooks", "rsvp_yes", CFG_STRING, RSVP_YES_DEFAULT, 0, 0, true, \
+	  rsvp_yes, check_rsvp_words, NULL,                                 \
+	  "Replies meaning \"I will come\", comma-separated; case and "     \
+	  "diacritics aside.")                                              \
+	X("webhooks", "rsvp_no", CFG_STRING, RSVP_NO_DEFAULT, 0, 0, true,   \
+	  rsvp_no, check_rsvp_words, NULL,                                  \
+	  "Replies meaning \"I will not come\", comma-separated; no word "  \
+	  "of rsvp_yes.")                                                   \
+	X("hooks", "url", CFG_STRING, "", 0, 0, true, hook_url, check_url,  \
+	  NULL, "POST every delivery status change here (https://); empty = "\
+	  "off.")                                                           \
+	X("hooks", "secret_file", CFG_STRING, "", 0, 0, true,               \
+	  hook_secret_file, check_secret_ref, NULL,                         \
+	  "Key of X-Loaxa-Signature (required with url): a file or "        \
+	  "credential:NAME.")                                               \
+	X("hooks", "allow_http", CFG_BOOL, "no", 0, 0, true,                \
+	  hook_allow_http, NULL, NULL,                                      \
+	  "Allow a plain http:// url: for a receiver on this machine.")     \
 	X("route", "chain", CFG_STRING, "", 0, 0, true, route, check_chain, \
 	  set_chain,                                                        \
 	  "Channels to try in turn: [channel.NAME] names, comma-separated.")
@@ -341,12 +399,13 @@ _Static_assert(ARRAY_SIZE(impls) == NKEYS && NKEYS == NKEYS_ENUM,
 CONFIG_KEYS(KEY_ASSERT)
 CHANNEL_KEYS(CH_KEY_ASSERT)
 
-enum { SECT_DAEMON, SECT_API, SECT_BROADCAST, SECT_TEMPLATES, SECT_ROUTE,
-       SECT_GROUPS, NSECT };
+enum { SECT_DAEMON, SECT_API, SECT_BROADCAST, SECT_TEMPLATES,
+       SECT_WEBHOOKS, SECT_HOOKS, SECT_ROUTE, SECT_GROUPS, NSECT };
 enum { SECT_NONE = -1, SECT_SKIP = -2, SECT_CHANNEL = -3 };
 static const char *const sections[NSECT] = {
 	[SECT_DAEMON] = "daemon",       [SECT_API] = "api",
 	[SECT_BROADCAST] = "broadcast", [SECT_TEMPLATES] = "templates",
+	[SECT_WEBHOOKS] = "webhooks",   [SECT_HOOKS] = "hooks",
 	[SECT_ROUTE] = "route",         [SECT_GROUPS] = "groups",
 };
 
@@ -1502,6 +1561,114 @@ static int check_tag(const char *v, struct buf *norm, char *why,
 	return norm_upper(v, norm);
 }
 
+/* [webhooks] public_url: "" or an http(s) URL to which the listener's
+ * paths are appended ("/webhooks/zalo"), so no trailing '/', query or
+ * fragment. */
+static int check_public_url(const char *v, struct buf *norm, char *why,
+			    size_t whysz)
+{
+	int r = check_url(v, norm, why, whysz);
+	size_t n = strlen(v);
+	if (r < 0 || !*v)
+		return r;
+	if (strpbrk(v, "?#"))
+		return reason(-EINVAL, why, whysz,
+			      "must not hold a query or fragment ('?' or "
+			      "'#'): paths such as /webhooks/zalo are added "
+			      "to it");
+	if (v[n - 1] == '/')
+		return reason(-EINVAL, why, whysz,
+			      "remove the trailing '/' (paths such as "
+			      "/webhooks/zalo are added to it)");
+	return 0;
+}
+
+/* RSVP word lists, as webhooks.c reads them (rsvp_words_check): an entry
+ * is 1 to RSVP_ENTRY_WORDS words of at most RSVP_WORD_BYTES bytes each;
+ * words are split at ASCII other than letters and digits and at the code
+ * points text_fold_key drops (combining marks excepted: they belong to
+ * their letter). */
+#define RSVP_ENTRY_WORDS 4
+#define RSVP_WORD_BYTES 60
+
+/* Length of the UTF-8 sequence led by c (the text is valid UTF-8). */
+static size_t utf8_seq_len(unsigned char c)
+{
+	return c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+}
+
+static bool rsvp_is_separator(const char *s, size_t n)
+{
+	char tmp[8];
+	unsigned char c = (unsigned char)s[0];
+	if (n == 1)
+		return !is_alnum((char)c);
+	/* U+0300..U+036F: 0xcc 0x80 .. 0xcd 0xaf */
+	if (n == 2 && (c == 0xcc || (c == 0xcd && (unsigned char)s[1] <= 0xaf)))
+		return false;
+	return text_fold_key(s, n, tmp, sizeof tmp) == 0;
+}
+
+struct rsvp_walk {
+	struct buf *norm;
+	char *why;
+	size_t whysz;
+};
+
+static int rsvp_item(const char *s, size_t n, size_t pos, void *u)
+{
+	struct rsvp_walk *w = u;
+	char tmp[CFG_ESC_MAX], e[CFG_ESC_MAX], key[CFG_ESC_MAX];
+	size_t words = 0, wlen = 0;
+	bool long_word = false;
+	if (n == 0)
+		return reason(-EINVAL, w->why, w->whysz,
+			      "word %zu of the list is empty", pos);
+	snprintf(tmp, sizeof tmp, "%.*s", (int)(n < 200 ? n : 200), s);
+	escape(tmp, e, sizeof e);
+	for (size_t i = 0; i < n;) {
+		size_t l = utf8_seq_len((unsigned char)s[i]);
+		if (l > n - i)
+			l = n - i;
+		if (rsvp_is_separator(s + i, l)) {
+			wlen = 0;
+		} else {
+			words += wlen == 0;
+			wlen += l;
+			long_word = long_word || wlen > RSVP_WORD_BYTES;
+		}
+		i += l;
+	}
+	if (text_fold_key(s, n, key, sizeof key) == 0)
+		return reason(-EINVAL, w->why, w->whysz,
+			      "'%s' has no letters or digits", e);
+	if (words > RSVP_ENTRY_WORDS)
+		return reason(-EINVAL, w->why, w->whysz,
+			      "'%s' has more than %d words", e,
+			      RSVP_ENTRY_WORDS);
+	if (long_word)
+		return reason(-EINVAL, w->why, w->whysz,
+			      "'%s' has a word longer than %d bytes", e,
+			      RSVP_WORD_BYTES);
+	if (w->norm && buf_printf(w->norm, "%s%.*s", w->norm->len ? "," : "",
+				  (int)n, s) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* [webhooks] rsvp_yes, rsvp_no: "1, có ,co" -> "1,có,co". Whether the two
+ * lists share a word is checked once the file is read. */
+static int check_rsvp_words(const char *v, struct buf *norm, char *why,
+			    size_t whysz)
+{
+	struct rsvp_walk w = { .norm = norm, .why = why, .whysz = whysz };
+	if (!*v)
+		return reason(-EINVAL, why, whysz,
+			      "must not be empty (give at least one word)");
+	int r = list_walk(v, rsvp_item, &w);
+	return r < 0 ? r : norm ? 1 : 0;
+}
+
 /* Parse v for key k. Numbers (bool 0/1, the log level, bytes, ms, mode,
  * thousandths) go to *ret_num; text types get an allocated (maybe
  * normalised) copy in *ret_text when asked. */
@@ -1989,13 +2156,44 @@ static size_t key_find(const char *sect, const char *key)
 	return SIZE_MAX;
 }
 
-/* The section a key name belongs to, other than sect (NULL: none). */
-static const char *key_home(const char *sect, const char *key)
+/* "a", "a and b", "a, b and c" (conj "and"). */
+static void join_names(char *out, size_t outsz, const char *const *names,
+		       size_t n, const char *conj)
 {
-	for (size_t i = 0; i < NKEYS; i++)
-		if (streq(keys[i].key, key) && !streq(keys[i].section, sect))
-			return keys[i].section;
-	return NULL;
+	size_t o = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < n && o < outsz; i++)
+		o += (size_t)snprintf(out + o, outsz - o, "%s%s%s%s",
+				      i == 0 ? "" : i == n - 1 ? " " : ", ",
+				      i && i == n - 1 ? conj : "",
+				      i && i == n - 1 ? " " : "", names[i]);
+}
+
+/* The sections other than sect that have a key named key, as "[a]",
+ * "[a] or [b]", "[a], [b] or [c]" in out; NULL when there are none. */
+static const char *key_home(const char *sect, const char *key, char *out,
+			    size_t outsz)
+{
+	const char *names[8];
+	char brk[8][CFG_NAME_MAX + 16];
+	size_t n = 0;
+	for (size_t i = 0; i < NKEYS && n < ARRAY_SIZE(names); i++) {
+		bool dup = false;
+		if (!streq(keys[i].key, key) || streq(keys[i].section, sect))
+			continue;
+		for (size_t j = 0; j < n && !dup; j++)
+			dup = streq(names[j], keys[i].section);
+		if (!dup)
+			names[n++] = keys[i].section;
+	}
+	if (n == 0)
+		return NULL;
+	for (size_t j = 0; j < n; j++) {
+		snprintf(brk[j], sizeof brk[j], "[%s]", names[j]);
+		names[j] = brk[j];
+	}
+	join_names(out, outsz, names, n, "or");
+	return out;
 }
 
 /* tsect is the section in the table ("channel.NAME"), dsect the one shown
@@ -2003,13 +2201,14 @@ static const char *key_home(const char *sect, const char *key)
 static void perr_unknown_key(struct parser *ps, const char *tsect,
 			     const char *dsect, const char *name)
 {
-	char en[CFG_ESC_MAX];
-	const char *home = key_home(tsect, name), *near = NULL;
+	char en[CFG_ESC_MAX], homes[256];
+	const char *home = key_home(tsect, name, homes, sizeof homes);
+	const char *near = NULL;
 	size_t best = 3;
 	escape(name, en, sizeof en);
 	if (home) {
 		perr(ps, ps->line,
-		     "unknown key '%s' in [%s]; it belongs in [%s]", en, dsect,
+		     "unknown key '%s' in [%s]; it belongs in %s", en, dsect,
 		     home);
 		return;
 	}
@@ -2132,12 +2331,13 @@ static void key_line(struct parser *ps, const char *name, const char *value)
 		return;
 	}
 	if (ps->sect == SECT_NONE) {
-		const char *home = key_home("", name);
+		char homes[256];
+		const char *home = key_home("", name, homes, sizeof homes);
 		escape(name, en, sizeof en);
 		if (home)
 			perr(ps, ps->line,
 			     "key '%s' outside any section (it belongs in "
-			     "[%s])",
+			     "%s)",
 			     en, home);
 		else
 			perr(ps, ps->line, "key '%s' outside any section", en);
@@ -2405,19 +2605,6 @@ static const char *driver_name(int d)
 	return channel_driver_name((enum channel_driver)d);
 }
 
-/* "a", "a and b", "a, b and c" (conj "and"). */
-static void join_names(char *out, size_t outsz, const char *const *names,
-		       size_t n, const char *conj)
-{
-	size_t o = 0;
-	out[0] = '\0';
-	for (size_t i = 0; i < n && o < outsz; i++)
-		o += (size_t)snprintf(out + o, outsz - o, "%s%s%s%s",
-				      i == 0 ? "" : i == n - 1 ? " " : ", ",
-				      i && i == n - 1 ? conj : "",
-				      i && i == n - 1 ? " " : "", names[i]);
-}
-
 /* The names of the drivers in mask. */
 static void join_drivers(char *out, size_t outsz, unsigned mask,
 			 const char *conj)
@@ -2639,6 +2826,225 @@ static void cross_check_route(struct parser *ps)
 	}
 }
 
+/* Split a valid CFG_LISTEN value: host (without brackets) and port. */
+static void listen_split(const char *v, char *host, size_t hostsz,
+			 unsigned *port)
+{
+	const char *colon = strrchr(v, ':');
+	const char *h = v, *he = colon ? colon : v;
+	if (*h == '[') {
+		h++;
+		if (he > h && he[-1] == ']')
+			he--;
+	}
+	snprintf(host, hostsz, "%.*s", (int)(he - h), h);
+	*port = colon ? (unsigned)strtoul(colon + 1, NULL, 10) : 0;
+}
+
+/* "0.0.0.0", "::", "127.0.0.1", "::1", "localhost" as one of: */
+enum host_kind { HOST_ANY, HOST_LOOPBACK, HOST_OTHER };
+
+static enum host_kind host_kind(const char *h)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	if (strcasecmp(h, "localhost") == 0)
+		return HOST_LOOPBACK;
+	if (inet_pton(AF_INET, h, &a4) == 1) {
+		uint32_t a = ntohl(a4.s_addr);
+		return a == 0 ? HOST_ANY
+		       : (a >> 24) == 127 ? HOST_LOOPBACK
+					  : HOST_OTHER;
+	}
+	if (inet_pton(AF_INET6, h, &a6) == 1) {
+		if (IN6_IS_ADDR_UNSPECIFIED(&a6))
+			return HOST_ANY;
+		if (IN6_IS_ADDR_LOOPBACK(&a6))
+			return HOST_LOOPBACK;
+	}
+	return HOST_OTHER;
+}
+
+/* Would two listeners on a and b (valid, not empty) take the same socket?
+ * The same port on the same address, on a wildcard address, or on the
+ * loopback under two names (localhost resolves to 127.0.0.1 and ::1). */
+static bool listen_clash(const char *a, const char *b)
+{
+	char ha[64], hb[64];
+	unsigned pa, pb;
+	unsigned char na[sizeof(struct in6_addr)], nb[sizeof na];
+	listen_split(a, ha, sizeof ha, &pa);
+	listen_split(b, hb, sizeof hb, &pb);
+	if (pa != pb)
+		return false;
+	enum host_kind ka = host_kind(ha), kb = host_kind(hb);
+	if (ka == HOST_ANY || kb == HOST_ANY || strcasecmp(ha, hb) == 0)
+		return true;
+	if (ka == HOST_LOOPBACK && kb == HOST_LOOPBACK &&
+	    (strcasecmp(ha, "localhost") == 0 ||
+	     strcasecmp(hb, "localhost") == 0))
+		return true;
+	/* The same address written two ways: ::1 and 0:0:0:0:0:0:0:1 */
+	for (int af = 0; af < 2; af++) {
+		int fam = af ? AF_INET6 : AF_INET;
+		size_t len = af ? 16 : 4;
+		if (inet_pton(fam, ha, na) == 1 && inet_pton(fam, hb, nb) == 1)
+			return memcmp(na, nb, len) == 0;
+	}
+	return false;
+}
+
+/* Is config key i given (or given a bad value, already reported)? */
+static bool key_given(const struct parser *ps, size_t i)
+{
+	if (ps->key_bad[i])
+		return true;
+	if (fails_assert(TYPE_IS_TEXT(keys[i].type) && !impls[i].set))
+		return true;
+	const char *v = *(char *const *)field_cptr(ps->c, i);
+	return v && *v;
+}
+
+/* A twilio channel with its auth token: Twilio signs its callbacks with
+ * that token, so the listener can check them with no key of its own. */
+static bool twilio_verifiable(const struct config *c)
+{
+	for (size_t j = 0; j < c->nchannels; j++)
+		if (c->channels[j].driver == CHD_TWILIO &&
+		    c->channels[j].auth_token_file &&
+		    *c->channels[j].auth_token_file)
+			return true;
+	return false;
+}
+
+/* An entry of rsvp_yes that folds like one of rsvp_no: a reply of that
+ * word could mean either answer. One message per entry of rsvp_yes. */
+struct rsvp_overlap {
+	struct parser *ps;
+	const char *other;   /* the rsvp_no list */
+	int line;
+	const char *needle;  /* the rsvp_yes entry, folded */
+	const char *yes;     /* the rsvp_yes entry, as written */
+	size_t yes_len;
+	bool found;
+};
+
+static int rsvp_overlap_no(const char *s, size_t n, size_t pos, void *u)
+{
+	struct rsvp_overlap *o = u;
+	char key[CFG_ESC_MAX], ey[CFG_ESC_MAX], en[CFG_ESC_MAX];
+	char ty[CFG_ESC_MAX], tn[CFG_ESC_MAX];
+	(void)pos;
+	if (o->found)
+		return 0;
+	text_fold_key(s, n, key, sizeof key);
+	if (!*key || strcmp(key, o->needle) != 0)
+		return 0;
+	o->found = true;
+	snprintf(ty, sizeof ty, "%.*s", (int)(o->yes_len < 200 ? o->yes_len
+							       : 200),
+		 o->yes);
+	snprintf(tn, sizeof tn, "%.*s", (int)(n < 200 ? n : 200), s);
+	escape(ty, ey, sizeof ey);
+	escape(tn, en, sizeof en);
+	if (strcmp(ty, tn) == 0)
+		perr(o->ps, o->line,
+		     "[webhooks] '%s' is in both rsvp_yes and rsvp_no: a "
+		     "reply must mean one answer",
+		     ey);
+	else
+		perr(o->ps, o->line,
+		     "[webhooks] '%s' in rsvp_yes and '%s' in rsvp_no are "
+		     "the same word without case and diacritics: a reply "
+		     "must mean one answer",
+		     ey, en);
+	return 0;
+}
+
+static int rsvp_overlap_yes(const char *s, size_t n, size_t pos, void *u)
+{
+	struct rsvp_overlap *o = u;
+	char key[CFG_ESC_MAX];
+	(void)pos;
+	text_fold_key(s, n, key, sizeof key);
+	if (!*key)
+		return 0;
+	o->needle = key;
+	o->yes = s;
+	o->yes_len = n;
+	o->found = false;
+	return list_walk(o->other, rsvp_overlap_no, o);
+}
+
+static void cross_check_webhooks(struct parser *ps)
+{
+	const struct config *c = ps->c;
+	char ev[CFG_ESC_MAX], ea[CFG_ESC_MAX];
+	static const size_t secrets[] = {
+		KC_wh_zalo_oa_secret_file, KC_wh_messenger_app_secret_file,
+		KC_wh_messenger_verify_token_file, KC_wh_esms_secret_file
+	};
+	int lline = ps->key_line[KC_wh_listen];
+
+	if (!ps->key_bad[KC_wh_listen] && *c->wh_listen) {
+		bool any = twilio_verifiable(c);
+		for (size_t i = 0; i < ARRAY_SIZE(secrets) && !any; i++)
+			any = key_given(ps, secrets[i]);
+		if (!any)
+			perr(ps, lline,
+			     "[webhooks] listen is set but no provider secret "
+			     "is configured: set zalo_oa_secret_file, "
+			     "messenger_app_secret_file or esms_secret_file, "
+			     "or declare a twilio channel (else no request "
+			     "could be verified)");
+		if (!ps->key_bad[KC_api_listen] && *c->api_listen &&
+		    listen_clash(c->wh_listen, c->api_listen))
+			perr(ps, lline,
+			     "[webhooks] listen = %s: must differ from [api] "
+			     "listen = %s (the webhooks need a port of their "
+			     "own)",
+			     escape(c->wh_listen, ev, sizeof ev),
+			     escape(c->api_listen, ea, sizeof ea));
+	}
+
+	/* A verify token alone lets Messenger subscribe, but then nothing it
+	 * posts could be checked. */
+	if (key_given(ps, KC_wh_messenger_verify_token_file) &&
+	    !key_given(ps, KC_wh_messenger_app_secret_file))
+		perr(ps, ps->key_line[KC_wh_messenger_verify_token_file],
+		     "[webhooks] messenger_verify_token_file is set but "
+		     "messenger_app_secret_file is not (Messenger's posts "
+		     "are checked with the app secret)");
+
+	if (!ps->key_bad[KC_rsvp_yes] && !ps->key_bad[KC_rsvp_no]) {
+		int ly = ps->key_line[KC_rsvp_yes];
+		int ln = ps->key_line[KC_rsvp_no];
+		struct rsvp_overlap o = { .ps = ps, .other = c->rsvp_no,
+					  .line = ly > ln ? ly : ln };
+		(void)list_walk(c->rsvp_yes, rsvp_overlap_yes, &o);
+	}
+}
+
+static void cross_check_hooks(struct parser *ps)
+{
+	const struct config *c = ps->c;
+	char ev[CFG_ESC_MAX];
+	int line = ps->key_line[KC_hook_url];
+	if (ps->key_bad[KC_hook_url] || !*c->hook_url)
+		return;
+	if (!key_given(ps, KC_hook_secret_file))
+		perr(ps, line,
+		     "[hooks] url = %s: secret_file must be set too (the "
+		     "receiver checks X-Loaxa-Signature with it)",
+		     escape(c->hook_url, ev, sizeof ev));
+	if (!c->hook_allow_http && !ps->key_bad[KC_hook_allow_http] &&
+	    strncasecmp(c->hook_url, "http://", 7) == 0)
+		perr(ps, line,
+		     "[hooks] url = %s: plain http sends the events "
+		     "unencrypted: set allow_http = yes to allow it",
+		     escape(c->hook_url, ev, sizeof ev));
+}
+
 static void cross_check(struct parser *ps)
 {
 	const struct config *c = ps->c;
@@ -2681,6 +3087,8 @@ static void cross_check(struct parser *ps)
 		     a, b);
 	}
 
+	cross_check_webhooks(ps);
+	cross_check_hooks(ps);
 	for (size_t j = 0; j < c->nchannels; j++)
 		cross_check_channel(ps, j);
 	cross_check_route(ps);

@@ -1587,3 +1587,39 @@ int store_counts(struct store *s, struct store_counts *ret)
 	};
 	return 0;
 }
+
+int store_backup(struct store *s, const char *dest, char *err, size_t errsz)
+{
+	sqlite3 *out = NULL;
+	int rc = sqlite3_open_v2(dest, &out, SQLITE_OPEN_READWRITE |
+				 SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+				 NULL);
+	if (rc != SQLITE_OK) {
+		seterr(err, errsz, "cannot create %s: %s", dest,
+		       out ? sqlite3_errmsg(out) : "out of memory");
+		sqlite3_close_v2(out);
+		return -EIO;
+	}
+	sqlite3_backup *b = sqlite3_backup_init(out, "main", s->db, "main");
+	if (!b) {
+		seterr(err, errsz, "cannot start the backup: %s",
+		       sqlite3_errmsg(out));
+		sqlite3_close_v2(out);
+		return -EIO;
+	}
+	/* All pages in one step: the loop thread is the only writer, so the
+	 * copy is consistent and never restarts. */
+	rc = sqlite3_backup_step(b, -1);
+	int frc = sqlite3_backup_finish(b);
+	if (rc == SQLITE_DONE)
+		rc = frc;
+	int r = rc == SQLITE_OK ? 0 : store_errno(out, rc);
+	if (r < 0)
+		seterr(err, errsz, "backup to %s failed: %s", dest,
+		       sqlite3_errmsg(out));
+	if (sqlite3_close_v2(out) != SQLITE_OK && r == 0) {
+		seterr(err, errsz, "cannot close %s", dest);
+		r = -EIO;
+	}
+	return r;
+}

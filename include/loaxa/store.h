@@ -105,6 +105,11 @@ int store_household_list(struct store *s, const struct household_filter *f,
 /* The household owning e164, or -ENOENT. */
 int store_phone_owner(struct store *s, const char *e164, int64_t *ret_id);
 
+/* A consistent copy of the whole database into dest (a new file), made
+ * with SQLite's online backup API while the store stays in use. Returns 0,
+ * or -errno with a reason in err. */
+int store_backup(struct store *s, const char *dest, char *err, size_t errsz);
+
 struct store_counts {
 	int64_t groups, households, phones, opted_out;
 };

@@ -19,6 +19,7 @@
 #include "loaxa/channel.h"
 #include "loaxa/config.h"
 #include "loaxa/log.h"
+#include "loaxa/webhooks.h" /* RSVP_YES_DEFAULT, RSVP_NO_DEFAULT */
 
 #define MEETING_DEFAULT                                                     \
 	"Kính mời ông/bà {name} ({group}) dự họp: {title}. Thời gian: "     \
@@ -136,6 +137,21 @@ static void assert_defaults(const struct config *c)
 	assert_string_equal(c->tmpl_notice, "Thông báo: {title}. {body}");
 	assert_string_equal(c->tmpl_reminder,
 			    "Nhắc lịch họp: {title}, {time}, tại {place}.");
+	assert_string_equal(c->wh_listen, "");
+	assert_int_equal(c->wh_max_body, 1024 * 1024);
+	assert_int_equal(c->wh_max_connections, 64);
+	assert_string_equal(c->wh_zalo_oa_secret_file, "");
+	assert_string_equal(c->wh_messenger_app_secret_file, "");
+	assert_string_equal(c->wh_messenger_verify_token_file, "");
+	assert_string_equal(c->wh_esms_secret_file, "");
+	assert_string_equal(c->wh_public_url, "");
+	assert_false(c->wh_metrics);
+	assert_int_equal(c->unconfirmed_after_ms, 3600 * 1000);
+	assert_string_equal(c->rsvp_yes, "1,có,co,yes,dự,du");
+	assert_string_equal(c->rsvp_no, "2,không,khong,no,vắng,vang");
+	assert_string_equal(c->hook_url, "");
+	assert_string_equal(c->hook_secret_file, "");
+	assert_false(c->hook_allow_http);
 	assert_int_equal(c->nroute, 0);
 	assert_null(c->route);
 	assert_int_equal(c->nchannels, 0);
@@ -214,7 +230,7 @@ static void test_key_table(void **state)
 	(void)state;
 	const struct config_key_info *k = NULL;
 	size_t n = config_keys(&k);
-	assert_int_equal(n, 11 + 8 + 3 + 1 + 29);
+	assert_int_equal(n, 11 + 8 + 3 + 12 + 3 + 1 + 29);
 	assert_non_null(k);
 	for (size_t i = 0; i < n; i++) {
 		char why[256] = "";
@@ -223,13 +239,23 @@ static void test_key_table(void **state)
 			    strcmp(k[i].section, "api") == 0 ||
 			    strcmp(k[i].section, "broadcast") == 0 ||
 			    strcmp(k[i].section, "templates") == 0 ||
+			    strcmp(k[i].section, "webhooks") == 0 ||
+			    strcmp(k[i].section, "hooks") == 0 ||
 			    strcmp(k[i].section, "route") == 0 ||
 			    strcmp(k[i].section, "channel.NAME") == 0);
-		/* Only timezone is new among the keys needing a restart. */
-		if (strcmp(k[i].section, "daemon") != 0 &&
-		    strcmp(k[i].section, "api") != 0 &&
-		    strcmp(k[i].key, "timezone") != 0)
+		/* Besides [daemon] and [api], only these need a restart. */
+		bool restart = strcmp(k[i].section, "daemon") == 0 ||
+			       strcmp(k[i].section, "api") == 0 ||
+			       strcmp(k[i].key, "timezone") == 0 ||
+			       (strcmp(k[i].section, "webhooks") == 0 &&
+				(strcmp(k[i].key, "listen") == 0 ||
+				 strcmp(k[i].key, "max_connections") == 0 ||
+				 strcmp(k[i].key, "metrics") == 0));
+		if (!restart)
 			assert_true(k[i].reloadable);
+		if (strcmp(k[i].section, "webhooks") == 0 ||
+		    strcmp(k[i].section, "hooks") == 0)
+			assert_int_equal(k[i].reloadable, !restart);
 		assert_non_null(k[i].doc);
 		/* Shown as "; doc" in loaxa.ini: at most 80 columns. */
 		assert_in_range(strlen(k[i].doc), 10, 78);
@@ -260,6 +286,19 @@ static void test_key_table(void **state)
 	assert_string_equal(key("channel.NAME", "tag")->def,
 			    "CONFIRMED_EVENT_UPDATE");
 	assert_string_equal(key("templates", "meeting")->def, MEETING_DEFAULT);
+	assert_int_equal(key("webhooks", "listen")->type, CFG_LISTEN);
+	assert_int_equal(key("webhooks", "max_body")->min, 64 * 1024);
+	assert_int_equal(key("webhooks", "max_body")->max, 1024 * 1024);
+	assert_int_equal(key("webhooks", "max_connections")->max, 10000);
+	assert_int_equal(key("webhooks", "unconfirmed_after")->min, 60000);
+	assert_int_equal(key("webhooks", "unconfirmed_after")->max,
+			 7ULL * 86400 * 1000);
+	assert_int_equal(key("webhooks", "metrics")->type, CFG_BOOL);
+	/* The lists webhooks.c falls back on are the loader's defaults. */
+	assert_string_equal(key("webhooks", "rsvp_yes")->def,
+			    RSVP_YES_DEFAULT);
+	assert_string_equal(key("webhooks", "rsvp_no")->def, RSVP_NO_DEFAULT);
+	assert_string_equal(key("hooks", "allow_http")->def, "no");
 	/* inih: "meeting = <default>" must fit on one line. */
 	assert_true(strlen("meeting = ") + strlen(MEETING_DEFAULT) <= 198);
 }
@@ -2205,6 +2244,460 @@ static void test_secrets(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* ---- [webhooks] and [hooks] ---- */
+
+/* Enough for [webhooks] listen to be accepted. */
+#define WH_SECRET "zalo_oa_secret_file = /etc/loaxa/oa-secret\n"
+
+static void test_webhooks_values(void **state)
+{
+	(void)state;
+	struct config *c = load_ok(
+		"[webhooks]\n"
+		"listen = 127.0.0.1:8081\n"
+		"max_body = 64K\n"
+		"max_connections = 10000\n"
+		"zalo_oa_secret_file = /etc/loaxa/oa-secret\n"
+		"messenger_app_secret_file = credential:fb-app-secret\n"
+		"messenger_verify_token_file = /etc/loaxa/fb-verify\n"
+		"esms_secret_file = credential:esms-path\n"
+		"public_url = https://loaxa.example.vn/hooks-in\n"
+		"metrics = yes\n"
+		"unconfirmed_after = 7d\n");
+	assert_string_equal(c->wh_listen, "127.0.0.1:8081");
+	assert_int_equal(c->wh_max_body, 64 * 1024);
+	assert_int_equal(c->wh_max_connections, 10000);
+	assert_string_equal(c->wh_zalo_oa_secret_file, "/etc/loaxa/oa-secret");
+	assert_string_equal(c->wh_messenger_app_secret_file,
+			    "credential:fb-app-secret");
+	assert_string_equal(c->wh_messenger_verify_token_file,
+			    "/etc/loaxa/fb-verify");
+	assert_string_equal(c->wh_esms_secret_file, "credential:esms-path");
+	assert_string_equal(c->wh_public_url,
+			    "https://loaxa.example.vn/hooks-in");
+	assert_true(c->wh_metrics);
+	assert_int_equal(c->unconfirmed_after_ms, 7ULL * 86400 * 1000);
+	/* The rest stays at its defaults. */
+	assert_string_equal(c->rsvp_yes, RSVP_YES_DEFAULT);
+	assert_string_equal(c->hook_url, "");
+	config_free(c);
+
+	/* The other ends of the ranges; IPv6; plain http for a public URL
+	 * (a proxy on the same LAN). */
+	c = load_ok("[webhooks]\nmax_body = 1M\nmax_connections = 1\n"
+		    "unconfirmed_after = 1m\nlisten = [::1]:9000\n"
+		    "esms_secret_file = /s\n"
+		    "public_url = http://10.0.0.5:8081\n");
+	assert_int_equal(c->wh_max_body, 1024 * 1024);
+	assert_int_equal(c->wh_max_connections, 1);
+	assert_int_equal(c->unconfirmed_after_ms, 60000);
+	assert_string_equal(c->wh_listen, "[::1]:9000");
+	assert_string_equal(c->wh_public_url, "http://10.0.0.5:8081");
+	config_free(c);
+
+	/* Each bad value on its line; every one is reported. */
+	load_errors("[webhooks]\n"
+		    "listen = loaxa.example.vn:443\n"
+		    "max_body = 63K\n"
+		    "max_connections = 0\n"
+		    "zalo_oa_secret_file = oa-secret\n"
+		    "messenger_app_secret_file = credential:a/b\n"
+		    "messenger_verify_token_file = credential:\n"
+		    "esms_secret_file = s3cr3t\n"
+		    "public_url = ftp://x\n"
+		    "metrics = maybe\n"
+		    "unconfirmed_after = 59s\n",
+		    "loaxa.ini:2: [webhooks] listen = loaxa.example.vn:443: "
+		    "host must be an IPv4 address, an [IPv6] address or "
+		    "localhost (names are not resolved)",
+		    "loaxa.ini:3: [webhooks] max_body = 63K: out of range "
+		    "(64K..1M)",
+		    "loaxa.ini:4: [webhooks] max_connections = 0: out of range "
+		    "(1..10000)",
+		    "loaxa.ini:5: [webhooks] zalo_oa_secret_file = oa-secret: "
+		    "not a secret file (use an absolute path or "
+		    "credential:NAME; the secret itself never goes in "
+		    "loaxa.ini)",
+		    "loaxa.ini:6: [webhooks] messenger_app_secret_file = "
+		    "credential:a/b: not a credential name (credential:NAME, "
+		    "NAME without '/')",
+		    "loaxa.ini:7: [webhooks] messenger_verify_token_file = "
+		    "credential:: not a credential name (credential:NAME, "
+		    "NAME without '/')",
+		    "loaxa.ini:8: [webhooks] esms_secret_file = s3cr3t: not a "
+		    "secret file (use an absolute path or credential:NAME; the "
+		    "secret itself never goes in loaxa.ini)",
+		    "loaxa.ini:9: [webhooks] public_url = ftp://x: not a web "
+		    "address (it must start with https://)",
+		    "loaxa.ini:10: [webhooks] metrics = maybe: not a boolean "
+		    "(use yes or no)",
+		    "loaxa.ini:11: [webhooks] unconfirmed_after = 59s: out of "
+		    "range (1m..7d)",
+		    NULL);
+	load_errors("[webhooks]\nmax_body = 2M\nmax_connections = 10001\n"
+		    "unconfirmed_after = 8d\nlisten = 127.0.0.1\n",
+		    "loaxa.ini:2: [webhooks] max_body = 2M: out of range "
+		    "(64K..1M)",
+		    "loaxa.ini:3: [webhooks] max_connections = 10001: out of "
+		    "range (1..10000)",
+		    "loaxa.ini:4: [webhooks] unconfirmed_after = 8d: out of "
+		    "range (1m..7d)",
+		    "loaxa.ini:5: [webhooks] listen = 127.0.0.1: missing port "
+		    "(use HOST:PORT, e.g. 127.0.0.1:8080)",
+		    NULL);
+
+	/* public_url: the listener's paths are appended to it. */
+	static const struct {
+		const char *url, *why;
+	} bad_url[] = {
+		{ "https://loaxa.example.vn/", "remove the trailing '/' "
+		  "(paths such as /webhooks/zalo are added to it)" },
+		{ "https://loaxa.example.vn/in/", "remove the trailing '/' "
+		  "(paths such as /webhooks/zalo are added to it)" },
+		{ "https://x.vn/?a=1", "must not hold a query or fragment "
+		  "('?' or '#'): paths such as /webhooks/zalo are added to "
+		  "it" },
+		{ "https://x.vn#top", "must not hold a query or fragment "
+		  "('?' or '#'): paths such as /webhooks/zalo are added to "
+		  "it" },
+		{ "https://", "missing host after //" },
+		{ "loaxa.example.vn", "not a web address (it must start with "
+		  "https://)" },
+		{ "https://a b.vn", "contains a space (write it as %20)" },
+	};
+	for (size_t i = 0; i < sizeof bad_url / sizeof bad_url[0]; i++) {
+		char text[256], msg[512];
+		snprintf(text, sizeof text, "[hooks]\n[webhooks]\n"
+			 "public_url = %s\n", bad_url[i].url);
+		snprintf(msg, sizeof msg,
+			 "loaxa.ini:3: [webhooks] public_url = %s: %s",
+			 bad_url[i].url, bad_url[i].why);
+		load_errors(text, msg, NULL);
+	}
+
+	/* Misplaced and mistyped keys. */
+	load_errors("[webhooks]\npublic_ulr = https://x\nurl = https://y\n"
+		    "[hooks]\nlisten = 127.0.0.1:1\n",
+		    "loaxa.ini:2: unknown key 'public_ulr' in [webhooks]; did "
+		    "you mean 'public_url'?",
+		    "loaxa.ini:3: unknown key 'url' in [webhooks]; it belongs "
+		    "in [hooks] or [channel.NAME]",
+		    "loaxa.ini:5: unknown key 'listen' in [hooks]; it belongs "
+		    "in [api] or [webhooks]",
+		    NULL);
+	load_errors("rsvp_yes = 1\n[webhook]\n[hook]\n[webhooks]\n[webhooks]\n",
+		    "loaxa.ini:1: key 'rsvp_yes' outside any section (it "
+		    "belongs in [webhooks])",
+		    "loaxa.ini:2: unknown section [webhook]; did you mean "
+		    "[webhooks]?",
+		    "loaxa.ini:3: unknown section [hook]; did you mean "
+		    "[hooks]?",
+		    "loaxa.ini:5: duplicate section [webhooks] (first on line "
+		    "4)",
+		    NULL);
+}
+
+static void test_webhooks_cross(void **state)
+{
+	(void)state;
+	/* listen needs a secret to check requests with. */
+	load_errors("[webhooks]\n\nlisten = 127.0.0.1:8081\n",
+		    "loaxa.ini:3: [webhooks] listen is set but no provider "
+		    "secret is configured: set zalo_oa_secret_file, "
+		    "messenger_app_secret_file or esms_secret_file, or "
+		    "declare a twilio channel (else no request could be "
+		    "verified)",
+		    NULL);
+	/* Any one will do, wherever it is in the section. */
+	static const char *const one[] = {
+		"zalo_oa_secret_file = /a", "messenger_app_secret_file = /b",
+		"esms_secret_file = credential:c",
+		("messenger_app_secret_file = /b\n"
+		 "messenger_verify_token_file = /d"),
+	};
+	for (size_t i = 0; i < sizeof one / sizeof one[0]; i++) {
+		char text[256];
+		snprintf(text, sizeof text,
+			 "[webhooks]\n%s\nlisten = 127.0.0.1:8081\n", one[i]);
+		struct config *c = load_ok(text);
+		config_free(c);
+	}
+	/* A secret without listen is kept for later. */
+	struct config *c = load_ok("[webhooks]\nesms_secret_file = /s\n");
+	assert_string_equal(c->wh_listen, "");
+	config_free(c);
+	/* A bad secret counts as given: reported once. */
+	load_errors("[webhooks]\nlisten = 127.0.0.1:8081\n"
+		    "esms_secret_file = s\n",
+		    "loaxa.ini:3: [webhooks] esms_secret_file = s: not a "
+		    "secret file (use an absolute path or credential:NAME; the "
+		    "secret itself never goes in loaxa.ini)",
+		    NULL);
+	/* A bad listen is reported alone. */
+	load_errors("[webhooks]\nlisten = 127.0.0.1:0\n",
+		    "loaxa.ini:2: [webhooks] listen = 127.0.0.1:0: port out "
+		    "of range (1..65535)",
+		    NULL);
+	/* A twilio channel's auth token checks Twilio's callbacks. */
+	c = load_ok("[webhooks]\nlisten = 127.0.0.1:8081\n"
+		    "[channel.t]\ndriver = twilio\nurl = https://t\n"
+		    "account_sid = AC1\nauth_token_file = /t\n"
+		    "from = +15005550006\n");
+	config_free(c);
+
+	/* The verify token alone: Messenger's posts could not be checked. */
+	load_errors("[webhooks]\nlisten = 127.0.0.1:8081\n" WH_SECRET
+		    "messenger_verify_token_file = /v\n",
+		    "loaxa.ini:4: [webhooks] messenger_verify_token_file is "
+		    "set but messenger_app_secret_file is not (Messenger's "
+		    "posts are checked with the app secret)",
+		    NULL);
+	/* ... with or without listen. */
+	load_errors("[webhooks]\nmessenger_verify_token_file = /v\n",
+		    "loaxa.ini:2: [webhooks] messenger_verify_token_file is "
+		    "set but messenger_app_secret_file is not (Messenger's "
+		    "posts are checked with the app secret)",
+		    NULL);
+
+	/* listen must not take [api] listen's socket. */
+	static const struct {
+		const char *api, *wh;
+		bool clash;
+	} pairs[] = {
+		{ "127.0.0.1:8080", "127.0.0.1:8080", true },
+		{ "localhost:8080", "127.0.0.1:8080", true },
+		{ "127.0.0.1:8080", "LOCALHOST:8080", true },
+		{ "[::1]:8080", "localhost:8080", true },
+		{ "0.0.0.0:8080", "10.0.0.5:8080", true },
+		{ "10.0.0.5:8080", "[::]:8080", true },
+		{ "[::1]:8080", "[0:0:0:0:0:0:0:1]:8080", true },
+		{ "127.0.0.1:8080", "127.0.0.1:8081", false },
+		{ "10.0.0.5:8080", "127.0.0.1:8080", false },
+		{ "127.0.0.1:8080", "127.0.0.2:8080", false },
+		{ "[::1]:8080", "127.0.0.1:8080", false },
+	};
+	for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+		char text[256], msg[512];
+		snprintf(text, sizeof text,
+			 "[api]\nlisten = %s\ntoken_file = /t\n"
+			 "[webhooks]\n" WH_SECRET "listen = %s\n",
+			 pairs[i].api, pairs[i].wh);
+		if (!pairs[i].clash) {
+			c = load_ok(text);
+			config_free(c);
+			continue;
+		}
+		snprintf(msg, sizeof msg,
+			 "loaxa.ini:6: [webhooks] listen = %s: must differ "
+			 "from [api] listen = %s (the webhooks need a port of "
+			 "their own)",
+			 pairs[i].wh, pairs[i].api);
+		load_errors(text, msg, NULL);
+	}
+	/* Both errors of listen at once; [api] listen's own check too. */
+	load_errors("[webhooks]\nlisten = 127.0.0.1:8080\n"
+		    "[api]\nlisten = 127.0.0.1:8080\n",
+		    "loaxa.ini:4: [api] listen = 127.0.0.1:8080: token_file "
+		    "must be set too (TCP clients authenticate with the token "
+		    "in it)",
+		    "loaxa.ini:2: [webhooks] listen is set but no provider "
+		    "secret is configured: set zalo_oa_secret_file, "
+		    "messenger_app_secret_file or esms_secret_file, or "
+		    "declare a twilio channel (else no request could be "
+		    "verified)",
+		    "loaxa.ini:2: [webhooks] listen = 127.0.0.1:8080: must "
+		    "differ from [api] listen = 127.0.0.1:8080 (the webhooks "
+		    "need a port of their own)",
+		    NULL);
+	/* A bad [api] listen is not compared. */
+	load_errors("[api]\nlisten = 127.0.0.1:x\ntoken_file = /t\n"
+		    "[webhooks]\n" WH_SECRET "listen = 127.0.0.1:8080\n",
+		    "loaxa.ini:2: [api] listen = 127.0.0.1:x: port is not a "
+		    "number",
+		    NULL);
+}
+
+static void test_rsvp(void **state)
+{
+	(void)state;
+	/* Blanks around the commas go; entries of several words stay. */
+	struct config *c = load_ok("[webhooks]\n"
+				   "rsvp_yes = 1 , có ,  có mặt,Yes!, ok\n"
+				   "rsvp_no = 2, không đi, vắng mặt, x-y\n");
+	assert_string_equal(c->rsvp_yes, "1,có,có mặt,Yes!,ok");
+	assert_string_equal(c->rsvp_no, "2,không đi,vắng mặt,x-y");
+	config_free(c);
+	/* The same word twice in one list is harmless. */
+	c = load_ok("[webhooks]\nrsvp_yes = có,co,CÓ\n");
+	assert_string_equal(c->rsvp_yes, "có,co,CÓ");
+	config_free(c);
+
+	/* Each entry: not empty, a letter or digit, at most 4 words of at
+	 * most 60 bytes (as webhooks.c reads them). */
+	char long_word[128], text[512], msg[768];
+	memset(long_word, 'a', 61);
+	long_word[61] = '\0';
+	static const struct {
+		const char *list, *why;
+	} bad[] = {
+		{ "1,,co", "word 2 of the list is empty" },
+		{ "1, ,co", "word 2 of the list is empty" },
+		{ "1,co,", "word 3 of the list is empty" },
+		{ ",", "word 1 of the list is empty" },
+		{ "1,?!,co", "'?!' has no letters or digits" },
+		{ "1,…,co", "'…' has no letters or digits" },
+		{ "có mặt đầy đủ ạ", "'có mặt đầy đủ ạ' has more than 4 "
+		  "words" },
+		{ "a.b.c.d.e", "'a.b.c.d.e' has more than 4 words" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(text, sizeof text, "[webhooks]\n\nrsvp_yes = %s\n",
+			 bad[i].list);
+		snprintf(msg, sizeof msg,
+			 "loaxa.ini:3: [webhooks] rsvp_yes = %s: %s",
+			 bad[i].list, bad[i].why);
+		load_errors(text, msg, NULL);
+		snprintf(text, sizeof text, "[webhooks]\nrsvp_no = %s\n",
+			 bad[i].list);
+		snprintf(msg, sizeof msg,
+			 "loaxa.ini:2: [webhooks] rsvp_no = %s: %s",
+			 bad[i].list, bad[i].why);
+		load_errors(text, msg, NULL);
+	}
+	snprintf(text, sizeof text, "[webhooks]\nrsvp_yes = co, %s\n",
+		 long_word);
+	snprintf(msg, sizeof msg,
+		 "loaxa.ini:2: [webhooks] rsvp_yes = co, %s: '%s' has a word "
+		 "longer than 60 bytes",
+		 long_word, long_word);
+	load_errors(text, msg, NULL);
+	long_word[60] = '\0'; /* 60 bytes is fine, 4 words too */
+	snprintf(text, sizeof text, "[webhooks]\nrsvp_yes = %s, a b c d\n",
+		 long_word);
+	c = load_ok(text);
+	config_free(c);
+	/* Combining marks (decomposed text) belong to their letter. */
+	c = load_ok("[webhooks]\nrsvp_yes = co\xcc\x81\n");
+	config_free(c);
+	load_errors("[webhooks]\nrsvp_no =\n",
+		    "loaxa.ini:2: [webhooks] rsvp_no = : must not be empty "
+		    "(give at least one word)",
+		    NULL);
+	load_errors("[webhooks]\nrsvp_yes = c\xf3\n",
+		    "loaxa.ini:2: [webhooks] rsvp_yes = c\\xf3: not valid "
+		    "UTF-8",
+		    NULL);
+
+	/* No word in both lists, compared like text_fold_key: case and
+	 * diacritics aside. One message per rsvp_yes entry, on the line of
+	 * the list given last. */
+	load_errors("[webhooks]\nrsvp_yes = 1, vâng, no\n",
+		    "loaxa.ini:2: [webhooks] 'vâng' in rsvp_yes and 'vắng' in "
+		    "rsvp_no are the same word without case and diacritics: "
+		    "a reply must mean one answer",
+		    "loaxa.ini:2: [webhooks] 'no' is in both rsvp_yes and "
+		    "rsvp_no: a reply must mean one answer",
+		    NULL);
+	load_errors("[webhooks]\nrsvp_no = KHÔNG, Có!, 1\n",
+		    "loaxa.ini:2: [webhooks] '1' is in both rsvp_yes and "
+		    "rsvp_no: a reply must mean one answer",
+		    "loaxa.ini:2: [webhooks] 'có' in rsvp_yes and 'Có!' in "
+		    "rsvp_no are the same word without case and diacritics: "
+		    "a reply must mean one answer",
+		    "loaxa.ini:2: [webhooks] 'co' in rsvp_yes and 'Có!' in "
+		    "rsvp_no are the same word without case and diacritics: "
+		    "a reply must mean one answer",
+		    NULL);
+	load_errors("[webhooks]\nrsvp_no = 2,no\n\nrsvp_yes = yes, có mặt\n"
+		    "[hooks]\n[webhooks]\n",
+		    "loaxa.ini:6: duplicate section [webhooks] (first on line "
+		    "1)",
+		    NULL);
+	load_errors("[webhooks]\nrsvp_no = 2, co mat\n\n"
+		    "rsvp_yes = yes, có mặt\n",
+		    "loaxa.ini:4: [webhooks] 'có mặt' in rsvp_yes and 'co mat' "
+		    "in rsvp_no are the same word without case and "
+		    "diacritics: a reply must mean one answer",
+		    NULL);
+	/* Both lists replaced: no overlap with the defaults matters. */
+	c = load_ok("[webhooks]\nrsvp_yes = vâng, yes\nrsvp_no = không\n");
+	assert_string_equal(c->rsvp_yes, "vâng,yes");
+	config_free(c);
+	/* A bad list is not compared. */
+	load_errors("[webhooks]\nrsvp_yes = 2,,\n",
+		    "loaxa.ini:2: [webhooks] rsvp_yes = 2,,: word 2 of the "
+		    "list is empty",
+		    NULL);
+
+	/* config_value_parse checks one list alone. */
+	char why[256] = "";
+	uint64_t v = 1;
+	assert_int_equal(config_value_parse(key("webhooks", "rsvp_yes"),
+					    "có, vâng", &v, why, sizeof why),
+			 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(config_value_parse(key("webhooks", "rsvp_no"), "a,,b",
+					    &v, why, sizeof why),
+			 -EINVAL);
+	assert_string_equal(why, "word 2 of the list is empty");
+}
+
+static void test_hooks(void **state)
+{
+	(void)state;
+	struct config *c = load_ok("[hooks]\nurl = https://crm.example.vn/in\n"
+				   "secret_file = credential:hook-key\n");
+	assert_string_equal(c->hook_url, "https://crm.example.vn/in");
+	assert_string_equal(c->hook_secret_file, "credential:hook-key");
+	assert_false(c->hook_allow_http);
+	config_free(c);
+	c = load_ok("[hooks]\nallow_http = yes\nurl = http://127.0.0.1:9/e\n"
+		    "secret_file = /etc/loaxa/hook-key\n");
+	assert_true(c->hook_allow_http);
+	assert_string_equal(c->hook_url, "http://127.0.0.1:9/e");
+	config_free(c);
+	/* A key without url is kept for later. */
+	c = load_ok("[hooks]\nsecret_file = /k\nallow_http = on\n");
+	assert_string_equal(c->hook_url, "");
+	config_free(c);
+
+	load_errors("[hooks]\n\nurl = https://crm.example.vn/in\n",
+		    "loaxa.ini:3: [hooks] url = https://crm.example.vn/in: "
+		    "secret_file must be set too (the receiver checks "
+		    "X-Loaxa-Signature with it)",
+		    NULL);
+	load_errors("[hooks]\nurl = http://crm.example.vn/in\n"
+		    "secret_file = /k\n",
+		    "loaxa.ini:2: [hooks] url = http://crm.example.vn/in: "
+		    "plain http sends the events unencrypted: set allow_http "
+		    "= yes to allow it",
+		    NULL);
+	load_errors("[hooks]\nurl = HTTP://crm\nallow_http = no\n",
+		    "loaxa.ini:2: [hooks] url = HTTP://crm: secret_file must "
+		    "be set too (the receiver checks X-Loaxa-Signature with "
+		    "it)",
+		    "loaxa.ini:2: [hooks] url = HTTP://crm: plain http sends "
+		    "the events unencrypted: set allow_http = yes to allow it",
+		    NULL);
+	/* Bad values are reported once, not again by the cross checks. */
+	load_errors("[hooks]\nurl = http://crm\nsecret_file = key.txt\n"
+		    "allow_http = si\n",
+		    "loaxa.ini:3: [hooks] secret_file = key.txt: not a secret "
+		    "file (use an absolute path or credential:NAME; the secret "
+		    "itself never goes in loaxa.ini)",
+		    "loaxa.ini:4: [hooks] allow_http = si: not a boolean (use "
+		    "yes or no)",
+		    NULL);
+	load_errors("[hooks]\nurl = crm.example.vn\n",
+		    "loaxa.ini:2: [hooks] url = crm.example.vn: not a web "
+		    "address (it must start with https://)",
+		    NULL);
+	load_errors("[hooks]\nurl = https://\nsecret_file = /k\n",
+		    "loaxa.ini:2: [hooks] url = https://: missing host after "
+		    "//",
+		    NULL);
+}
+
 /* ---- reload, derived values, files ---- */
 
 static void test_diff_nonreloadable(void **state)
@@ -2261,6 +2754,32 @@ static void test_diff_nonreloadable(void **state)
 		    "[route]\nchain = zns\n" ZNS_CHANNEL);
 	assert_int_equal(config_diff_nonreloadable(a, b, &d), 0);
 	assert_int_equal(config_diff_nonreloadable(b, a, &d), 0);
+	assert_int_equal(d.n, 0);
+	config_free(b);
+	/* [webhooks]: listen, max_connections and metrics need a restart;
+	 * the rest of it and [hooks] reload. */
+	b = load_ok("[webhooks]\nmax_connections = 5\nmetrics = yes\n"
+		    WH_SECRET "listen = 127.0.0.1:8081\n");
+	assert_int_equal(config_diff_nonreloadable(a, b, &d), 3);
+	assert_int_equal(d.n, 3);
+	assert_string_equal(d.msgs[0], "loaxa.ini: [webhooks] listen changed: "
+				       "takes effect after a restart");
+	assert_string_equal(d.msgs[1], "loaxa.ini: [webhooks] max_connections "
+				       "changed: takes effect after a restart");
+	assert_string_equal(d.msgs[2], "loaxa.ini: [webhooks] metrics changed: "
+				       "takes effect after a restart");
+	config_diag_free(&d);
+	assert_int_equal(config_diff_nonreloadable(b, a, NULL), 3);
+	config_free(b);
+	b = load_ok("[webhooks]\nmax_body = 512K\n"
+		    "zalo_oa_secret_file = /a\n"
+		    "messenger_app_secret_file = /b\n"
+		    "messenger_verify_token_file = /c\n"
+		    "esms_secret_file = /d\npublic_url = https://x\n"
+		    "unconfirmed_after = 2h\nrsvp_yes = ok\nrsvp_no = ko\n"
+		    "[hooks]\nurl = http://h\nsecret_file = /k\n"
+		    "allow_http = yes\n");
+	assert_int_equal(config_diff_nonreloadable(a, b, &d), 0);
 	assert_int_equal(d.n, 0);
 	config_free(b);
 	b = load_ok("[broadcast]\ntimezone = +07:00\n");
@@ -2527,6 +3046,31 @@ static void check_examples(char **lines, size_t n, const char *path)
 			fail_msg("%s: no example shows %s", path, k[m].key);
 }
 
+/* ";key = default", as the shipped file shows a key. */
+static void default_line(const struct config_key_info *k, char *out,
+			 size_t outsz)
+{
+	snprintf(out, outsz, ";%s = %s", k->key, k->def);
+	rtrim(out);
+}
+
+/* Does section head ("[api]") have a key shown as line? */
+static bool section_shows(const char *head, const char *line)
+{
+	const struct config_key_info *k;
+	size_t nk = config_keys(&k);
+	char want[256], h[64];
+	if (!head)
+		return false;
+	for (size_t i = 0; i < nk; i++) {
+		snprintf(h, sizeof h, "[%s]", k[i].section);
+		default_line(&k[i], want, sizeof want);
+		if (strcmp(h, head) == 0 && strcmp(want, line) == 0)
+			return true;
+	}
+	return false;
+}
+
 static void test_shipped_file(void **state)
 {
 	(void)state;
@@ -2588,8 +3132,7 @@ static void test_shipped_file(void **state)
 		if (strcmp(k[i].section, "channel.NAME") == 0)
 			continue;
 
-		snprintf(want, sizeof want, ";%s = %s", k[i].key, k[i].def);
-		rtrim(want);
+		default_line(&k[i], want, sizeof want);
 		snprintf(doc, sizeof doc, "; %s", k[i].doc);
 		const char *in = NULL;
 		size_t found = 0, at = 0;
@@ -2597,18 +3140,25 @@ static void test_shipped_file(void **state)
 			if (lines[j][0] == '[') {
 				snprintf(sect, sizeof sect, "%s", lines[j]);
 				in = sect;
+			} else if (strncmp(lines[j], ";[channel.", 10) == 0) {
+				in = "[channel.NAME]"; /* an example */
 			}
-			if (strcmp(lines[j], want) == 0) {
+			if (strcmp(lines[j], want) != 0)
+				continue;
+			/* Keys of the same name and default in several
+			 * sections ([api] and [webhooks] listen) are counted
+			 * in their own section each. */
+			if (in && strcmp(in, head) == 0) {
 				found++;
 				at = j;
-				if (!in || strcmp(in, head) != 0)
-					fail_msg("'%s' is in %s, not %s", want,
-						 in ? in : "no section", head);
+			} else if (!section_shows(in, want)) {
+				fail_msg("'%s' is in %s, not %s", want,
+					 in ? in : "no section", head);
 			}
 		}
 		if (found != 1)
-			fail_msg("'%s' appears %zu times in %s", want, found,
-				 path);
+			fail_msg("'%s' appears %zu times in %s of %s", want,
+				 found, head, path);
 		if (at == 0 || strcmp(lines[at - 1], doc) != 0)
 			fail_msg("line above '%s' is not '%s'", want, doc);
 	}
@@ -2703,6 +3253,10 @@ int main(void)
 		cmocka_unit_test(test_channel_http),
 		cmocka_unit_test(test_channel_drivers),
 		cmocka_unit_test(test_template_data),
+		cmocka_unit_test(test_webhooks_values),
+		cmocka_unit_test(test_webhooks_cross),
+		cmocka_unit_test(test_rsvp),
+		cmocka_unit_test(test_hooks),
 		cmocka_unit_test(test_secrets),
 		cmocka_unit_test(test_diff_nonreloadable),
 		cmocka_unit_test(test_database_path),
