@@ -35,6 +35,7 @@
 #define PROBE_AFTER_MS 300000    /* re-try a paused channel after 5 min */
 #define TOKEN_MARGIN_MS 3600000  /* refresh a Zalo token 1 h early */
 #define MAX_TDATA 16
+#define WINDOW_MS 1005          /* the rate window, with a margin */
 
 struct engine;
 
@@ -193,25 +194,35 @@ static uint64_t limiter_wait(struct limiter *l, uint64_t now, double n)
 	if (l->tokens < need)
 		wait = (uint64_t)ceil((need - l->tokens) * 1000.0 / l->rate);
 	if (l->n == l->cap) {
-		uint64_t oldest = l->ring[l->head];
-		if (oldest + 1000 > now && oldest + 1000 - now > wait)
-			wait = oldest + 1000 - now;
+		/* a few ms more than a second: scheduling jitter between
+		 * our clock and the provider's must not fit one more in */
+		uint64_t oldest = l->ring[l->head] + WINDOW_MS;
+		if (oldest > now && oldest - now > wait)
+			wait = oldest - now;
 	}
 	return wait;
 }
 
+/* Reserve n tokens when a message is picked. */
 static void limiter_take(struct limiter *l, uint64_t now, double n)
 {
-	if (l->rate <= 0)
+	(void)now;
+	if (l->rate > 0)
+		l->tokens -= n;
+}
+
+/* Record a message in the window when its request actually leaves (after
+ * the commit that precedes it): the provider counts arrivals, and a
+ * message stamped earlier than it left would let the next ones in too
+ * soon. The window counts messages; segments use only the bucket. */
+static void limiter_stamp(struct limiter *l, uint64_t now)
+{
+	if (l->rate <= 0 || !l->cap)
 		return;
-	l->tokens -= n;
-	/* the window counts messages; segments use only the bucket */
-	if (l->cap) {
-		l->ring[l->head] = now;
-		l->head = (l->head + 1) % l->cap;
-		if (l->n < l->cap)
-			l->n++;
-	}
+	l->ring[l->head] = now;
+	l->head = (l->head + 1) % l->cap;
+	if (l->n < l->cap)
+		l->n++;
 }
 
 /* ---- channels ---- */
@@ -1292,7 +1303,8 @@ static void start_jobs(struct engine *e, struct job **jobs, size_t n)
 				(uint32_t)j->ch->cfg->connect_timeout_ms,
 			.timeout_ms = (uint32_t)j->ch->cfg->timeout_ms,
 		};
-		j->started = now;
+		j->started = util_now_ms();
+		limiter_stamp(&j->ch->msgs, j->started);
 		int q = http_client_start(e->http, &req, job_done_cb, j, NULL);
 		if (q < 0) {
 			struct http_response fake = { .error = q,
@@ -1325,6 +1337,24 @@ static uint64_t waves_tick(struct engine *e, uint64_t now, bool *more)
 		if (b->b.state == BS_CANCELLED || b->b.state == BS_DONE ||
 		    w->w.state == WS_DONE)
 			continue;
+		if ((int64_t)now >= w->w.expires_ms &&
+		    (w->w.state == WS_PENDING ||
+		     w->w.state == WS_MATERIALISING)) {
+			/* Never sent (paused, quiet hours, a long list):
+			 * every household is still recorded, as expired. */
+			if (!chunked) {
+				bool done = false;
+				int r = store_wave_materialise(
+					e->store, &w->w, b->b.all_groups,
+					b->b.urgent, e->cfg->fanout_chunk,
+					(int64_t)now, &done);
+				chunked = true;
+				if (r < 0 && now + 1000 < wake)
+					wake = now + 1000;
+			}
+			*more = true;
+			continue;
+		}
 		if ((int64_t)now >= w->w.expires_ms) {
 			int n = store_wave_expire(e->store, w->w.id,
 						  (int64_t)now);
@@ -1742,11 +1772,9 @@ void engine_status(struct engine *e, struct engine_status *ret)
 			continue;
 		struct engine_chan_status *s = &ret->chans[ret->nchannels++];
 		enum chan_state st = c->state;
-		bool at_limit = limiter_wait(&c->msgs, now, 1) > 0;
-		if (st == CS_RATE_LIMITED && c->in_flight == 0 && !at_limit)
-			st = CS_OK;
-		else if (st == CS_OK && at_limit)
-			st = CS_RATE_LIMITED;  /* our own limit is binding */
+		/* rate_limited is the provider's word (429, throttling codes),
+		 * shown until the channel accepts again; our own pacing is
+		 * the normal state of a busy channel, not a problem. */
 		*s = (struct engine_chan_status){
 			.name = c->name, .driver = channel_driver_name(c->driver),
 			.state = st, .message = c->message,
