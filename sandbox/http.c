@@ -242,7 +242,9 @@ int timer_start(void)
 }
 
 /* Resume every suspended connection (they close without an answer) and
- * refuse new suspensions: MHD_stop_daemon must not see any. */
+ * refuse new suspensions. MHD_resume_connection() only marks a connection;
+ * its worker moves it back at its next turn or, at the latest, in
+ * MHD_stop_daemon() before that checks for suspended ones. */
 void timer_stop(void)
 {
 	if (!T.started)
