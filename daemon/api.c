@@ -28,6 +28,7 @@
 
 #include "config-build.h"
 #include "loaxa/log.h"
+#include "loaxa/metrics.h"
 #include "loaxa/template.h"
 #include "loaxa/text.h"
 #include "api-internal.h"
@@ -65,6 +66,8 @@ struct api {
 	struct api_deps deps;
 	struct listener unix_l, tcp_l, wh_l;
 	struct api_webhooks *wh;
+	struct metrics *metrics;     /* GET /metrics */
+	bool wh_metrics;            /* also on the webhook listener */
 	char *sock_path;
 	char *token;        /* TCP bearer token */
 	size_t max_body, wh_max_body;
@@ -1360,6 +1363,23 @@ static void h_backup(struct rctx *rc)
 	log_info(LOG_API, "backup: %" PRIu64 " bytes", rc->fd_size);
 }
 
+/* GET /metrics: the Prometheus text exposition (metrics.h). */
+static void h_metrics(struct rctx *rc)
+{
+	struct buf out;
+	buf_init(&out, METRICS_BUF_MAX);
+	int r = metrics_render(rc->api->metrics, rc->api->deps.store,
+			       rc->api->deps.engine, &out);
+	if (r < 0) {
+		buf_free(&out);
+		return reply_errno(rc, r, NULL, "metrics");
+	}
+	rc->status = 200;
+	rc->raw_len = out.len;
+	rc->raw = buf_steal(&out);
+	rc->ctype = METRICS_CONTENT_TYPE;
+}
+
 /* ---- routing ---- */
 
 /* Patterns are path segments after "/v1"; "*" matches one segment. */
@@ -1463,6 +1483,13 @@ static void dispatch(struct rctx *rc, const char *url)
 	if (query_bad_utf8(rc->conn))
 		return api__reply_error(rc, 400, "bad_request", "a query parameter "
 				   "is not valid UTF-8");
+	if (streq(path, "/metrics")) {
+		if (!streq(rc->method, "GET"))
+			return api__reply_error(rc, 405, "method_not_allowed",
+						"%s is not allowed here",
+						rc->method);
+		return h_metrics(rc);
+	}
 	if (!split_path(path, rc))
 		return api__reply_error(rc, 404, "not_found", "no such endpoint: %s",
 				   "see docs/api.md");
@@ -1618,7 +1645,10 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 	struct rctx rc = { .api = a, .conn = conn, .method = method,
 			   .body = rq->body.data ? rq->body.data : "",
 			   .body_len = rq->body.len, .status = 500, .fd = -1 };
-	if (l->webhook)
+	if (l->webhook && a->wh_metrics && streq(url, "/metrics") &&
+	    streq(method, "GET"))
+		h_metrics(&rc);
+	else if (l->webhook)
 		api__webhooks_dispatch(a->wh, &rc, url);
 	else
 		dispatch(&rc, url);
@@ -1984,6 +2014,11 @@ int api_start(const struct api_deps *deps, const struct config *cfg,
 	if (!a)
 		return -ENOMEM;
 	a->deps = *deps;
+	a->wh_metrics = cfg->wh_metrics;
+	if (metrics_new(&a->metrics) < 0) {
+		free(a);
+		return -ENOMEM;
+	}
 	a->max_body = cfg->api_max_body;
 	a->wh_max_body = cfg->wh_max_body ? cfg->wh_max_body : 1 << 20;
 	a->sms_warn = cfg->sms_warn_segments;
@@ -2180,6 +2215,7 @@ struct api *api_free(struct api *a)
 		return NULL;
 	free(a->sock_path);
 	a->wh = api__webhooks_free(a->wh);
+	a->metrics = metrics_free(a->metrics);
 	if (a->token)
 		explicit_bzero(a->token, strlen(a->token));
 	free(a->token);

@@ -337,6 +337,7 @@ int store__bcast_open(struct store *s)
 
 void store__bcast_close(struct store *s)
 {
+	store__metrics_close(s);
 	if (!s->bcast)
 		return;
 	for (size_t i = 0; i < BST_MAX; i++)

@@ -52,6 +52,7 @@ struct store {
 	char errmsg[256];    /* SQLite's (or our) words for the last failure */
 	sqlite3_stmt *st[ST_MAX];
 	struct store_bcast *bcast;  /* store-broadcast.c */
+	struct store_metrics *metrics;  /* store-metrics.c, prepared lazily */
 };
 
 /* Reset and clear a statement when it goes out of scope. */
@@ -83,5 +84,7 @@ int store__col_str(sqlite3_stmt *st, int i, char **ret);
  * them before close. */
 int store__bcast_open(struct store *s);
 void store__bcast_close(struct store *s);
+/* store-metrics.c: finalize its statements (called from the above). */
+void store__metrics_close(struct store *s);
 
 #endif

@@ -4,7 +4,8 @@
 set -eu
 pkgs="meson ninja-build pkg-config gcc clang libclang-rt-14-dev
 libuv1-dev libcurl4-openssl-dev libsqlite3-dev libinih-dev libjansson-dev
-libmicrohttpd-dev libsystemd-dev libcmocka-dev libssl-dev python3 sqlite3 curl"
+libmicrohttpd-dev libsystemd-dev libcmocka-dev libssl-dev python3 sqlite3 curl
+debhelper dpkg-dev fakeroot python3-prometheus-client"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
