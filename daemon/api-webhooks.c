@@ -443,8 +443,9 @@ void api__webhooks_dispatch(struct api_webhooks *w, struct rctx *rc,
 		return h_esms(w, rc);
 	if (streq(prov, "twilio") && rc->nseg == 2 && post)
 		return h_twilio(w, rc, url);
-	if (streq(prov, "zalo") || streq(prov, "messenger") ||
-	    streq(prov, "esms") || streq(prov, "twilio"))
+	if (rc->nseg == 2 && (streq(prov, "zalo") ||
+			      streq(prov, "messenger") ||
+			      streq(prov, "twilio")))
 		return api__reply_error(rc, 405, "method_not_allowed",
 					"%s is not allowed here", rc->method);
 	api__reply_error(rc, 404, "not_found", "no such endpoint");

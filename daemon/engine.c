@@ -865,7 +865,8 @@ static void job_done_cb(void *ud, const struct http_response *resp)
 		.message = cr.message, .sms_encoding = j->sms_encoding,
 		.sms_segments = cr.segments > 0 ? cr.segments :
 				j->sms_segments,
-		.now_ms = (int64_t)now, .channel = c->name,
+		.now_ms = (int64_t)now, .sent_ms = (int64_t)j->started,
+		.channel = c->name,
 		.http_status = resp->status, .outcome = (int)cr.outcome,
 		.latency_ms = (int64_t)resp->latency_ms,
 	};

@@ -180,7 +180,7 @@ static const char *const bst_sql[BST_MAX] = {
 		" sms_encoding = coalesce(?9, sms_encoding),"
 		" sms_segments = coalesce(?10, sms_segments),"
 		" possible_dup = possible_dup OR ?12,"
-		" sent_ms = CASE WHEN ?2 = 2 THEN ?11 ELSE sent_ms END,"
+		" sent_ms = CASE WHEN ?2 = 2 THEN ?13 ELSE sent_ms END,"
 		" final_ms = CASE WHEN ?2 IN (2, 5, 6, 7, 8) THEN ?11"
 		"  ELSE NULL END,"
 		" updated_ms = ?11 WHERE id = ?1 AND status IN (0, 1)",
@@ -246,7 +246,7 @@ static const char *const bst_sql[BST_MAX] = {
 		" sms_encoding = coalesce(sms_encoding, ?9),"
 		" sms_segments = coalesce(sms_segments, ?10),"
 		" possible_dup = possible_dup OR ?12,"
-		" sent_ms = coalesce(sent_ms, CASE WHEN ?2 = 2 THEN ?11 END),"
+		" sent_ms = coalesce(sent_ms, CASE WHEN ?2 = 2 THEN ?13 END),"
 		" updated_ms = ?11 WHERE id = ?1",
 	[RC_INSERT] =
 		"INSERT INTO receipts(received_ms, provider, kind, msg_id,"
@@ -917,6 +917,8 @@ int store_delivery_update(struct store *s, const struct delivery_update *u)
 		}
 		store__bind_i64(st, 11, u->now_ms, &rc);
 		store__bind_i64(st, 12, u->possible_dup, &rc);
+		store__bind_i64(st, 13, u->sent_ms ? u->sent_ms : u->now_ms,
+				&rc);
 		r = store__bind_check(s, st, rc);
 		if (r == 0)
 			r = store__exec(s, st);
@@ -935,6 +937,8 @@ int store_delivery_update(struct store *s, const struct delivery_update *u)
 		}
 		store__bind_i64(st, 11, u->now_ms, &rc);
 		store__bind_i64(st, 12, u->possible_dup, &rc);
+		store__bind_i64(st, 13, u->sent_ms ? u->sent_ms : u->now_ms,
+				&rc);
 		r = store__bind_check(s, st, rc);
 		if (r == 0)
 			r = store__exec(s, st);

@@ -10,6 +10,8 @@
  *   DELETE /_sandbox/behaviour   drop every rule
  *   GET    /_sandbox/tokens      Zalo access/refresh tokens
  *   GET    /_sandbox/config      credentials and limits in force
+ *   POST   /_sandbox/reply       send a household's reply to loaxad
+ *   GET    /_sandbox/webhooks    webhooks sent to loaxad (?limit=)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -176,6 +178,41 @@ static json_t *config_json(void)
 		(json_int_t)c->max_records, "seed", (json_int_t)c->seed);
 }
 
+static void control_reply(struct sreq *r)
+{
+	json_auto_t *body = NULL;
+	json_t *ret = NULL;
+	json_error_t jerr;
+	char err[256];
+
+	body = r->body_len ? json_loadb(r->body, r->body_len, 0, &jerr) : NULL;
+	if (!body) {
+		snprintf(err, sizeof(err), "body: expected JSON (%s)",
+			 r->body_len ? jerr.text : "empty body");
+		bad_request(r, err);
+	} else if (receipts_reply(body, &ret, err, sizeof(err)) < 0) {
+		bad_request(r, err);
+	} else {
+		reply_json(&r->reply, 202, ret);
+	}
+}
+
+static void control_webhooks(struct sreq *r)
+{
+	const char *limit = sreq_query(r, "limit");
+	size_t n = 1000;
+
+	if (limit) {
+		if (!text_is_digits(limit, 1, 9)) {
+			bad_request(r, "limit: expected an integer");
+			return;
+		}
+		n = strtoul(limit, NULL, 10);
+	}
+	reply_json(&r->reply, 200,
+		   json_pack("{s:o}", "webhooks", receipts_log_json(n)));
+}
+
 /* true if r uses method (GET also allows HEAD); else answers 405. */
 static bool want(struct sreq *r, const char *method)
 {
@@ -198,14 +235,26 @@ void control_handle(struct sreq *r)
 					     LOAXA_VERSION, "listen",
 					     the_config.listen));
 	} else if (streq(path, "/stats")) {
+		if (want(r, "GET")) {
+			json_t *o = state_stats_json();
+
+			json_object_set_new(o, "webhooks",
+					    receipts_stats_json());
+			reply_json(&r->reply, 200, o);
+		}
+	} else if (streq(path, "/reply")) {
+		if (want(r, "POST"))
+			control_reply(r);
+	} else if (streq(path, "/webhooks")) {
 		if (want(r, "GET"))
-			reply_json(&r->reply, 200, state_stats_json());
+			control_webhooks(r);
 	} else if (streq(path, "/messages")) {
 		if (want(r, "GET"))
 			control_messages(r);
 	} else if (streq(path, "/reset")) {
 		if (want(r, "POST")) {
 			state_reset();
+			receipts_reset();
 			reply_json(&r->reply, 200, json_pack("{s:b}", "ok", 1));
 		}
 	} else if (streq(path, "/behaviour") || streq(path, "/behavior")) {
@@ -214,8 +263,13 @@ void control_handle(struct sreq *r)
 		if (want(r, "GET"))
 			reply_json(&r->reply, 200, state_tokens_json());
 	} else if (streq(path, "/config")) {
-		if (want(r, "GET"))
-			reply_json(&r->reply, 200, config_json());
+		if (want(r, "GET")) {
+			json_t *o = config_json();
+
+			json_object_set_new(o, "webhooks",
+					    receipts_config_json());
+			reply_json(&r->reply, 200, o);
+		}
 	} else {
 		reply_json(&r->reply, 404, json_pack("{s:s,s:s}", "error",
 			"no such control endpoint", "path", r->url));

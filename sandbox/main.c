@@ -63,6 +63,7 @@ static void config_defaults(void)
 	the_config.esms_secret_key = strdup("sandbox-secret");
 	the_config.twilio_sid = strdup("ACsandbox");
 	the_config.twilio_token = strdup("sandbox-twilio-token");
+	the_config.zalo_app_id = strdup("sandbox-app-id");
 }
 
 static void strv_free(char **v, size_t n)
@@ -93,6 +94,11 @@ static void config_free(void)
 	strv_free(c->zns_templates, c->n_zns_templates);
 	free(c->twilio_sid);
 	free(c->twilio_token);
+	free(c->webhook_url);
+	free(c->zalo_oa_secret);
+	free(c->zalo_app_id);
+	free(c->messenger_app_secret);
+	free(c->esms_callback);
 	*c = (struct sb_config){ 0 };
 }
 
@@ -164,8 +170,18 @@ static const struct option_def options[] = {
 	  "HTTP worker threads (default 2)" },
 	{ "max-connections", OPT_INT, C(max_connections), 0, 16, 1000000, "N",
 	  "simultaneous connections (default 4096)" },
+	{ "webhook-url", OPT_STR, C(webhook_url), 0, 0, 0, "URL",
+	  "send receipts and replies to loaxad's webhook listener at URL" },
+	{ "zalo-oa-secret", OPT_STR, C(zalo_oa_secret), 0, 0, 0, "SECRET",
+	  "sign Zalo webhooks with this OA secret key" },
+	{ "zalo-app-id", OPT_STR, C(zalo_app_id), 0, 0, 0, "ID",
+	  "app_id of Zalo webhooks (default sandbox-app-id)" },
+	{ "messenger-app-secret", OPT_STR, C(messenger_app_secret), 0, 0, 0,
+	  "SECRET", "sign Messenger webhooks with this app secret" },
+	{ "esms-callback", OPT_STR, C(esms_callback), 0, 0, 0, "URL",
+	  "eSMS delivery reports go here when a request has no CallbackUrl" },
 	{ "allow-remote", OPT_FLAG, C(allow_remote), 0, 0, 0, NULL,
-	  "allow a non-loopback --listen address" },
+	  "allow a non-loopback --listen address and webhook URLs" },
 	{ "verbose", OPT_FLAG, C(verbose), 0, 0, 0, NULL,
 	  "log libmicrohttpd's messages to stderr" },
 	{ "config", OPT_CONFIG, 0, 0, 0, 0, "FILE",
@@ -560,6 +576,10 @@ int main(int argc, char **argv)
 		config_free();
 		return 2;
 	}
+	if (receipts_check_config() < 0) {
+		config_free();
+		return 2;
+	}
 	if (!la.loopback && !the_config.allow_remote) {
 		fprintf(stderr, "loaxa-sandbox: --listen %s is not a loopback "
 			"address; add --allow-remote to listen there anyway\n",
@@ -596,6 +616,12 @@ int main(int argc, char **argv)
 	if (asprintf(&the_config.listen, la.ss.ss_family == AF_INET6 ?
 		     "[%s]:%u" : "%s:%u", la.host, port) < 0) {
 		the_config.listen = NULL;
+		goto out;
+	}
+	if ((r = receipts_start()) < 0) {
+		fprintf(stderr,
+			"loaxa-sandbox: cannot start the webhook sender: %s\n",
+			strerror(-r));
 		goto out;
 	}
 	if ((r = timer_start()) < 0) {
@@ -662,6 +688,8 @@ out:
 		fd = -1;                /* MHD closed it */
 	}
 	timer_stop();
+	/* After MHD: no worker schedules receipts any more. */
+	receipts_stop();
 	if (fd >= 0)
 		close(fd);
 	state_free();

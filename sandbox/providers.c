@@ -520,6 +520,10 @@ static void zns_send(struct sreq *r)
 	if (msg_id[0])
 		json_object_set_new(rec, "msg_id", json_string(msg_id));
 	set_warnings(rec, warnings);
+	if (msg_id[0])
+		receipts_schedule(r, &(struct receipt_msg){
+			.to = phone, .msg_id = msg_id,
+			.tracking_id = tracking_id, .sent_ms = sb_now_ms() });
 	record(r, phone, nsn, tracking_id, strlen(tracking_id), rec,
 	       streq(r->reply.result, "ok"));
 }
@@ -650,6 +654,10 @@ static void oa_send(struct sreq *r)
 		json_object_set_new(rec, "message_id", json_string(msg_id));
 	extra = text && !attachment ? strdup(text) :
 		json_dumps(attachment, JSON_COMPACT | JSON_SORT_KEYS);
+	if (msg_id[0])
+		receipts_schedule(r, &(struct receipt_msg){
+			.to = user_id, .msg_id = msg_id,
+			.sent_ms = sb_now_ms() });
 	record(r, user_id, user_id, extra ? extra : "",
 	       extra ? strlen(extra) : 0, rec, streq(r->reply.result, "ok"));
 }
@@ -785,6 +793,7 @@ static void messenger_send(struct sreq *r)
 	json_t *attachment, *rec;
 	char mid[48], ebuf[256];
 	_cleanup_free_ char *extra = NULL;
+	int64_t sent_ms;
 	size_t i;
 
 	if (r->act.limited == LIMIT_BUILTIN) {
@@ -916,6 +925,7 @@ static void messenger_send(struct sreq *r)
 	}
 
 	mid[0] = '\0';
+	sent_ms = 0;
 	if (answer_common_trigger(r, psid)) {
 		/* answered */
 	} else if ((t = trigger_find(messenger_triggers,
@@ -926,6 +936,7 @@ static void messenger_send(struct sreq *r)
 	} else {
 		memcpy(mid, "m_", 2);
 		state_random_alnum(mid + 2, 40);
+		sent_ms = sb_now_ms();
 		reply_json(&r->reply, 200, json_pack("{s:s,s:s}",
 			"recipient_id", psid, "message_id", mid));
 		reply_result(&r->reply, "ok");
@@ -942,6 +953,9 @@ static void messenger_send(struct sreq *r)
 		json_object_set_new(rec, "message_id", json_string(mid));
 	extra = text ? strdup(text) :
 		json_dumps(attachment, JSON_COMPACT | JSON_SORT_KEYS);
+	if (mid[0])
+		receipts_schedule(r, &(struct receipt_msg){
+			.to = psid, .msg_id = mid, .sent_ms = sent_ms });
 	record(r, psid, psid, extra ? extra : "", extra ? strlen(extra) : 0,
 	       rec, streq(r->reply.result, "ok"));
 }
@@ -995,7 +1009,7 @@ static void esms_send(struct sreq *r)
 {
 	_cleanup_(json_decrefp) json_t *body = NULL;
 	const char *key, *secret, *phone, *content, *brand, *request_id,
-		*send_date;
+		*send_date, *callback;
 	char sms_type[16], unicode[16], sandbox[16], nsn[16], smsid[40],
 		hex[33];
 	const struct trigger *t;
@@ -1028,6 +1042,7 @@ static void esms_send(struct sreq *r)
 	brand = jstr(body, "Brandname");
 	request_id = jstr(body, "RequestId");
 	send_date = jstr(body, "SendDate");
+	callback = jstr(body, "CallbackUrl");
 	if (!phone || !*phone) {
 		esms_error(r, 99, "Phone is required");
 		return;
@@ -1127,7 +1142,14 @@ static void esms_send(struct sreq *r)
 		json_object_set_new(rec, "send_date", json_string(send_date));
 	if (smsid[0])
 		json_object_set_new(rec, "smsid", json_string(smsid));
+	if (callback)
+		json_object_set_new(rec, "callback_url", json_string(callback));
 	set_warnings(rec, warnings);
+	if (accepted)
+		receipts_schedule(r, &(struct receipt_msg){
+			.to = phone, .msg_id = smsid,
+			.tracking_id = request_id, .callback = callback,
+			.sent_ms = sb_now_ms() });
 	record(r, phone, nsn, content, strlen(content), rec, accepted);
 }
 
@@ -1338,6 +1360,12 @@ static void twilio_send(struct sreq *r)
 					    json_string(async->message));
 		}
 	}
+	if (sid[0])
+		receipts_schedule(r, &(struct receipt_msg){
+			.to = to, .msg_id = sid, .callback = callback,
+			.from = from && *from ? from : NULL,
+			.error_code = async ? async->code : 0,
+			.sent_ms = sb_now_ms() });
 	record(r, to, nsn, text, strlen(text), rec,
 	       streq(r->reply.result, "ok"));
 out:

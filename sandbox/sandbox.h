@@ -75,6 +75,10 @@ struct action {
 	enum limit_kind limited;
 	int64_t rl_limit;       /* OA X-RateLimit-* headers; -1: none */
 	int64_t rl_remain;
+	/* Receipts (webhooks to loaxad) of an accepted message. */
+	bool receipts;
+	int64_t receipt_delay_min, receipt_delay_max;   /* ms */
+	double receipt_duplicate_rate, receipt_reorder_rate;
 };
 
 #define REPLY_MAX_HEADERS 4
@@ -143,6 +147,12 @@ struct sb_config {
 	int64_t max_connections;
 	bool allow_remote;
 	bool verbose;
+	/* Webhooks (receipts.c) */
+	char *webhook_url;      /* loaxad's webhook listener base URL */
+	char *zalo_oa_secret;   /* signs Zalo webhooks */
+	char *zalo_app_id;      /* "app_id" of Zalo webhooks */
+	char *messenger_app_secret;
+	char *esms_callback;    /* when a request has no CallbackUrl */
 };
 extern struct sb_config the_config;
 
@@ -301,6 +311,42 @@ const char *sreq_query(struct sreq *r, const char *name);
 void prov_route(struct sreq *r);
 /* Answer a provider request (rules first, then the provider itself). */
 void prov_handle(struct sreq *r);
+
+/* ---- receipts.c ---- */
+
+/* Defaults of the receipt behaviour (a rule's receipt_* fields override). */
+#define RECEIPT_DELAY_MIN 200
+#define RECEIPT_DELAY_MAX 2000
+#define RECEIPT_DUPLICATE_RATE 0.05
+#define RECEIPT_REORDER_RATE 0.1
+
+/* An accepted message, as the receipts need it. */
+struct receipt_msg {
+	const char *to;          /* phone, Zalo user_id or PSID as sent */
+	const char *msg_id;      /* msg_id, message_id, mid, SMSID, sid */
+	const char *tracking_id; /* ZNS tracking_id, eSMS RequestId */
+	const char *callback;    /* eSMS CallbackUrl, Twilio StatusCallback */
+	const char *from;        /* Twilio From */
+	int error_code;          /* Twilio 30xxx: reported undelivered */
+	int64_t sent_ms;         /* the provider's timestamp of the message */
+};
+
+/* Check the webhook options (exit 2 on -EINVAL, message printed). */
+int receipts_check_config(void);
+/* Start / stop the sender thread (stop drops what is still queued). */
+int receipts_start(void);
+void receipts_stop(void);
+/* Schedule the receipts of an accepted message of r->prov (r->act says
+ * whether, when and how messily). Never blocks on the network. */
+void receipts_schedule(const struct sreq *r, const struct receipt_msg *m);
+/* POST /_sandbox/reply: queue a household's reply. 0, or -EINVAL with a
+ * message in err. ret gets {"queued":true,...}. */
+int receipts_reply(json_t *body, json_t **ret, char *err, size_t errlen);
+json_t *receipts_stats_json(void);
+/* Recently sent webhooks, oldest first (at most limit). */
+json_t *receipts_log_json(size_t limit);
+json_t *receipts_config_json(void);
+void receipts_reset(void);
 
 /* ---- control.c ---- */
 

@@ -80,6 +80,9 @@ struct rule {
 	int64_t until_ms;       /* 0: none */
 	int64_t remaining;      /* -1: unlimited */
 	int64_t max_per_second; /* 0: none */
+	int receipts;           /* -1: default (on), 0 off, 1 on */
+	int64_t receipt_delay_min, receipt_delay_max;   /* -1: default */
+	double receipt_duplicate_rate, receipt_reorder_rate; /* <0: default */
 };
 
 struct atoken {
@@ -437,6 +440,11 @@ void state_arrive(struct sreq *r)
 	a->latency_ms = the_config.latency_ms;
 	a->retry_after = 2;
 	a->rl_limit = a->rl_remain = -1;
+	a->receipts = true;
+	a->receipt_delay_min = RECEIPT_DELAY_MIN;
+	a->receipt_delay_max = RECEIPT_DELAY_MAX;
+	a->receipt_duplicate_rate = RECEIPT_DUPLICATE_RATE;
+	a->receipt_reorder_rate = RECEIPT_REORDER_RATE;
 	pthread_mutex_lock(&S.lock);
 	now = sb_now_ms();
 	r->arrival_ms = now;
@@ -494,6 +502,16 @@ void state_arrive(struct sreq *r)
 		a->retry_after = rule->retry_after;
 	if (rule->max_per_second > 0 && in_window > rule->max_per_second)
 		a->limited = LIMIT_RULE;
+	if (rule->receipts >= 0)
+		a->receipts = rule->receipts;
+	if (rule->receipt_delay_min >= 0) {
+		a->receipt_delay_min = rule->receipt_delay_min;
+		a->receipt_delay_max = rule->receipt_delay_max;
+	}
+	if (rule->receipt_duplicate_rate >= 0)
+		a->receipt_duplicate_rate = rule->receipt_duplicate_rate;
+	if (rule->receipt_reorder_rate >= 0)
+		a->receipt_reorder_rate = rule->receipt_reorder_rate;
 	if (rule->error_rate > 0 &&
 	    (double)(rng_next() >> 11) * 0x1.0p-53 < rule->error_rate) {
 		a->inject = true;
@@ -1093,6 +1111,49 @@ static int rule_parse_key(struct rule_in *in, const char *k, json_t *v,
 	if (streq(k, "max_per_second"))
 		return int_member(v, k, 1, 100000000, &r->max_per_second, err,
 				  errlen);
+	if (streq(k, "receipts")) {
+		bool b;
+
+		if (bool_member(v, k, &b, err, errlen))
+			return -EINVAL;
+		r->receipts = b;
+		return 0;
+	}
+	if (streq(k, "receipt_delay_ms")) {
+		/* N, or [MIN, MAX]: a uniform draw in [MIN, MAX] */
+		if (json_is_array(v) && json_array_size(v) == 2) {
+			if (int_member(json_array_get(v, 0), "receipt_delay_ms[0]",
+				       0, 3600000, &r->receipt_delay_min, err,
+				       errlen) ||
+			    int_member(json_array_get(v, 1), "receipt_delay_ms[1]",
+				       0, 3600000, &r->receipt_delay_max, err,
+				       errlen))
+				return -EINVAL;
+			if (r->receipt_delay_max < r->receipt_delay_min)
+				RULE_FAIL("receipt_delay_ms: expected [MIN, MAX] "
+					  "with MIN <= MAX");
+			return 0;
+		}
+		if (!json_is_integer(v))
+			RULE_FAIL("receipt_delay_ms: expected an integer or "
+				  "[MIN, MAX] in [0, 3600000]");
+		if (int_member(v, k, 0, 3600000, &r->receipt_delay_min, err,
+			       errlen))
+			return -EINVAL;
+		r->receipt_delay_max = r->receipt_delay_min;
+		return 0;
+	}
+	if (streq(k, "receipt_duplicate_rate") ||
+	    streq(k, "receipt_reorder_rate")) {
+		if (!json_is_number(v) || json_number_value(v) < 0 ||
+		    json_number_value(v) > 1)
+			RULE_FAIL("%s: expected a number in [0, 1]", k);
+		if (streq(k, "receipt_duplicate_rate"))
+			r->receipt_duplicate_rate = json_number_value(v);
+		else
+			r->receipt_reorder_rate = json_number_value(v);
+		return 0;
+	}
 
 	/* Not rule fields. */
 	in->has_rule = false;
@@ -1124,7 +1185,10 @@ static int rule_parse(json_t *o, struct rule_in *in, char *err, size_t errlen)
 	*in = (struct rule_in){
 		.prov = PROV_ALL, .zns_quota = -1,
 		.r = { .set = true, .latency_ms = -1, .retry_after = -1,
-		       .remaining = -1 },
+		       .remaining = -1, .receipts = -1,
+		       .receipt_delay_min = -1, .receipt_delay_max = -1,
+		       .receipt_duplicate_rate = -1,
+		       .receipt_reorder_rate = -1 },
 	};
 	if (!json_is_object(o))
 		RULE_FAIL("a rule must be a JSON object");
@@ -1261,6 +1325,20 @@ json_t *state_rules_json(void)
 			jset_int(o, "count", r->remaining);
 		if (r->max_per_second)
 			jset_int(o, "max_per_second", r->max_per_second);
+		if (r->receipts >= 0)
+			json_object_set_new(o, "receipts",
+					    json_boolean(r->receipts));
+		if (r->receipt_delay_min >= 0)
+			json_object_set_new(o, "receipt_delay_ms",
+				json_pack("[I,I]",
+					  (json_int_t)r->receipt_delay_min,
+					  (json_int_t)r->receipt_delay_max));
+		if (r->receipt_duplicate_rate >= 0)
+			json_object_set_new(o, "receipt_duplicate_rate",
+				json_real(r->receipt_duplicate_rate));
+		if (r->receipt_reorder_rate >= 0)
+			json_object_set_new(o, "receipt_reorder_rate",
+				json_real(r->receipt_reorder_rate));
 		json_array_append_new(a, o);
 	}
 	pthread_mutex_unlock(&S.lock);

@@ -239,6 +239,9 @@ struct delivery_update {
 	const char *msg_id, *code, *message;
 	int sms_encoding, sms_segments;   /* -1 = not SMS */
 	int64_t now_ms;
+	int64_t sent_ms;              /* when the request left (for "sent");
+					 0 = now_ms. Messenger watermarks are
+					 compared with it. */
 	bool possible_dup;            /* set the flag (never cleared) */
 	/* the attempt row */
 	const char *channel;

@@ -1157,6 +1157,306 @@ class Process(unittest.TestCase):
             sb.kill()
 
 
+# ---- webhooks: receipts and replies sent to a fake loaxad ----
+
+import hashlib  # noqa: E402
+import hmac  # noqa: E402
+import http.server  # noqa: E402
+
+WH_ZALO_SECRET = "oa-secret-for-tests"
+WH_FB_SECRET = "fb-app-secret-for-tests"
+
+
+class Hooks:
+    """A threaded HTTP server standing in for loaxad's webhook listener:
+    it keeps every request and answers status_for(path) (default 200)."""
+
+    def __init__(self):
+        self.got = []
+        self.lock = threading.Lock()
+        self.status = {}
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def handle_one(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                with outer.lock:
+                    outer.got.append((self.command, self.path,
+                                      {k.lower(): v for k, v in
+                                       self.headers.items()}, body))
+                    st = outer.status.get(self.path.split("?")[0], 200)
+                self.send_response(st)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            do_GET = do_POST = handle_one
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.httpd.server_address[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def clear(self):
+        with self.lock:
+            self.got = []
+            self.status = {}
+
+    def wait(self, n, timeout=10):
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                if len(self.got) >= n:
+                    return list(self.got)
+            if time.monotonic() > deadline:
+                raise AssertionError("got %d webhooks, wanted %d: %r"
+                                     % (len(self.got), n, self.got))
+            time.sleep(0.02)
+
+
+def zalo_mac(body, secret=WH_ZALO_SECRET):
+    o = json.loads(body)
+    return "mac=" + hashlib.sha256(
+        o["app_id"].encode() + body + o["timestamp"].encode() +
+        secret.encode()).hexdigest()
+
+
+class Webhooks(SandboxCase):
+    """Receipts after accepted messages, replies, their signatures."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.hooks = Hooks()
+        cls.args = ("--webhook-url", cls.hooks.url,
+                    "--zalo-oa-secret", WH_ZALO_SECRET,
+                    "--zalo-app-id", "app-42",
+                    "--messenger-app-secret", WH_FB_SECRET)
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.hooks.close()
+
+    def setUp(self):
+        self.idle()             # the previous test's last ones
+        super().setUp()
+        self.hooks.clear()
+        self.sb.rules({"provider": "*", "receipt_delay_ms": [0, 20],
+                       "receipt_duplicate_rate": 0,
+                       "receipt_reorder_rate": 0})
+
+    def idle(self):
+        deadline = time.monotonic() + 10
+        while self.sb.stats()["webhooks"]["pending"]:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.02)
+        return self.sb.stats()["webhooks"]
+
+    def test_zns_receipt(self):
+        r = self.zns(zns_body(tracking_id="loaxa-7"))
+        msg_id = r.json()["data"]["msg_id"]
+        method, path, h, body = self.hooks.wait(1)[0]
+        self.assertEqual((method, path), ("POST", "/webhooks/zalo"))
+        self.assertEqual(h["x-zevent-server"], "ZNS")
+        self.assertEqual(h["x-zevent-signature"], zalo_mac(body))
+        o = json.loads(body)
+        self.assertEqual(o["event_name"], "user_received_message")
+        self.assertEqual(o["app_id"], "app-42")
+        self.assertEqual(o["recipient"]["id"], "84987654321")
+        self.assertEqual(o["message"]["msg_id"], msg_id)
+        self.assertEqual(o["message"]["tracking_id"], "loaxa-7")
+        self.assertRegex(o["message"]["delivery_time"], r"^\d{13}$")
+        w = self.idle()
+        self.assertEqual(w["providers"]["zns"]["sent"], 1)
+        self.assertEqual(w["providers"]["zns"]["by_status"], {"200": 1})
+        log = self.sb.control("GET", "webhooks")[1]["webhooks"]
+        self.assertEqual([(x["provider"], x["kind"], x["status"])
+                          for x in log], [("zns", "delivered", 200)])
+
+    def test_no_receipt_for_errors(self):
+        self.zns(zns_body(phone="84912000118"))
+        self.fb(fb_body(psid="24680135000551"))
+        time.sleep(0.3)
+        self.assertEqual(self.hooks.got, [])
+
+    def test_oa_and_messenger(self):
+        self.sb.rules({"provider": "*", "receipt_delay_ms": 30,
+                       "receipt_reorder_rate": 0})
+        mid_oa = self.oa(oa_body()).json()["data"]["message_id"]
+        got = self.hooks.wait(2)
+        bodies = [json.loads(b) for _, _, _, b in got]
+        self.assertEqual([b["event_name"] for b in bodies],
+                         ["user_received_message", "user_seen_message"])
+        self.assertEqual(bodies[0]["message"], {"msg_id": mid_oa})
+        self.assertEqual(bodies[1]["message"], {"msg_ids": [mid_oa]})
+        for _, _, h, b in got:
+            self.assertEqual(h["x-zevent-signature"], zalo_mac(b))
+            self.assertNotIn("x-zevent-server", h)
+        self.hooks.clear()
+        before = int(time.time() * 1000)
+        mid = self.fb(fb_body()).json()["message_id"]
+        got = self.hooks.wait(2)
+        for method, path, h, b in got:
+            self.assertEqual((method, path), ("POST", "/webhooks/messenger"))
+            self.assertEqual(h["x-hub-signature-256"], "sha256=" + hmac.new(
+                WH_FB_SECRET.encode(), b, hashlib.sha256).hexdigest())
+        items = [json.loads(b)["entry"][0]["messaging"][0]
+                 for _, _, _, b in got]
+        dl, rd = items
+        self.assertEqual(dl["sender"]["id"], "24680135792468")
+        self.assertIn(dl["delivery"].get("mids", [mid]), ([mid],))
+        wm = dl["delivery"]["watermark"]
+        self.assertGreaterEqual(wm, before)
+        self.assertEqual(rd["read"]["watermark"], wm)
+
+    def test_esms_callback(self):
+        cb = self.hooks.url + "/webhooks/esms/s3cret?x=1"
+        r = self.sb.post(ESMS, esms_body(RequestId="loaxa-9",
+                                         CallbackUrl=cb))
+        smsid = r.json()["SMSID"]
+        method, path, h, body = self.hooks.wait(1)[0]
+        self.assertEqual(method, "GET")
+        u = urllib.parse.urlsplit(path)
+        self.assertEqual(u.path, "/webhooks/esms/s3cret")
+        q = urllib.parse.parse_qs(u.query)
+        self.assertEqual(q["x"], ["1"])
+        self.assertEqual(q["SMSID"], [smsid])
+        self.assertEqual(q["SendStatus"], ["5"])
+        self.assertEqual(q["SendSuccess"], ["1"])
+        self.assertEqual(q["RequestId"], ["loaxa-9"])
+        self.assertEqual(q["phonenumber"], ["0901888484"])
+        # no CallbackUrl, no --esms-callback: no report
+        self.hooks.clear()
+        self.sb.post(ESMS, esms_body())
+        time.sleep(0.2)
+        self.assertEqual(self.hooks.got, [])
+        # a remote CallbackUrl is refused (no --allow-remote)
+        self.sb.post(ESMS, esms_body(CallbackUrl="http://10.1.2.3/x"))
+        time.sleep(0.1)
+        self.assertEqual(self.sb.stats()["webhooks"]["refused"], 1)
+
+    def twilio_check(self, url, h, body):
+        params = dict(urllib.parse.parse_qsl(body.decode()))
+        data = url + "".join(k + v for k, v in sorted(params.items()))
+        want = base64.b64encode(hmac.new(
+            b"sandbox-twilio-token", data.encode(), "sha1").digest())
+        self.assertEqual(h["x-twilio-signature"], want.decode())
+        return params
+
+    def test_twilio_callbacks(self):
+        cb = self.hooks.url + "/webhooks/twilio"
+        sid = self.twilio(To="+84912345678", From="+15005550006",
+                          Body="Hop", StatusCallback=cb).json()["sid"]
+        got = self.hooks.wait(2)
+        st = [self.twilio_check(cb, h, b) for _, _, h, b in got]
+        self.assertEqual([p["MessageStatus"] for p in st],
+                         ["sent", "delivered"])
+        self.assertEqual({p["MessageSid"] for p in st}, {sid})
+        self.assertEqual(st[0]["To"], "+84912345678")
+        self.hooks.clear()
+        self.twilio(To="+84912030003", From="+15005550006", Body="Hop",
+                    StatusCallback=cb)
+        got = self.hooks.wait(2)
+        st = [self.twilio_check(cb, h, b) for _, _, h, b in got]
+        self.assertEqual(st[1]["MessageStatus"], "undelivered")
+        self.assertEqual(st[1]["ErrorCode"], "30003")
+
+    def test_rules(self):
+        self.sb.rules({"provider": "zns", "receipts": False})
+        self.zns(zns_body())
+        time.sleep(0.2)
+        self.assertEqual(self.hooks.got, [])
+        self.sb.rules({"provider": "zns", "receipt_duplicate_rate": 1,
+                       "receipt_delay_ms": [0, 10]})
+        self.zns(zns_body(tracking_id="t2"))
+        got = self.hooks.wait(2)
+        self.assertEqual(got[0][3], got[1][3])
+        self.idle()
+        log = self.sb.control("GET", "webhooks")[1]["webhooks"]
+        self.assertEqual([x["duplicate"] for x in log], [False, True])
+        # the answer's status is counted
+        self.hooks.status["/webhooks/zalo"] = 403
+        self.zns(zns_body(tracking_id="t3"))
+        self.hooks.wait(4)
+        w = self.idle()["providers"]["zns"]
+        self.assertEqual(w["by_status"], {"200": 2, "403": 2}, w)
+        for bad in ({"receipt_delay_ms": [5, 1]}, {"receipt_delay_ms": -1},
+                    {"receipt_delay_ms": "1"}, {"receipts": 1},
+                    {"receipt_duplicate_rate": 2},
+                    {"receipt_reorder_rate": -0.1}):
+            status, body = self.sb.control("POST", "behaviour", bad)
+            self.assertEqual(status, 400, (bad, body))
+
+    def test_reply(self):
+        status, body = self.sb.control("POST", "reply", {
+            "provider": "zalo_oa", "from": "2512523625412515",
+            "text": "Có ạ"})
+        self.assertEqual(status, 202, body)
+        _, path, h, b = self.hooks.wait(1)[0]
+        self.assertEqual(path, "/webhooks/zalo")
+        self.assertEqual(h["x-zevent-signature"], zalo_mac(b))
+        o = json.loads(b)
+        self.assertEqual(o["event_name"], "user_send_text")
+        self.assertEqual(o["sender"]["id"], "2512523625412515")
+        self.assertEqual(o["message"]["text"], "Có ạ")
+        self.assertEqual(o["message"]["msg_id"], body["msg_id"])
+        self.hooks.clear()
+        self.sb.control("POST", "reply", {"provider": "messenger",
+                                          "from": "2468", "text": "co"})
+        item = json.loads(self.hooks.wait(1)[0][3])["entry"][0][
+            "messaging"][0]
+        self.assertEqual(item["message"]["text"], "co")
+        self.hooks.clear()
+        self.sb.control("POST", "reply", {"provider": "twilio",
+                                          "from": "+84912345678",
+                                          "text": "2"})
+        _, path, h, b = self.hooks.wait(1)[0]
+        p = self.twilio_check(self.hooks.url + "/webhooks/twilio", h, b)
+        self.assertEqual((p["From"], p["Body"], p["SmsStatus"]),
+                         ("+84912345678", "2", "received"))
+        self.assertEqual(self.idle()["replies"], 3)
+        for bad in ({}, {"provider": "zns", "from": "1", "text": "x"},
+                    {"provider": "twilio", "text": "x"},
+                    {"provider": "twilio", "from": "1", "text": 3}):
+            self.assertEqual(self.sb.control("POST", "reply", bad)[0], 400)
+
+
+class WebhookOptions(unittest.TestCase):
+    def test_remote_webhook_url_refused(self):
+        for opt in ("--webhook-url", "--esms-callback"):
+            p = subprocess.run([SANDBOX, opt, "http://192.0.2.1:8080"],
+                               capture_output=True, timeout=10)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn(b"loopback", p.stderr)
+        p = subprocess.run([SANDBOX, "--webhook-url", "ftp://127.0.0.1/"],
+                           capture_output=True, timeout=10)
+        self.assertEqual(p.returncode, 2, p.stderr)
+
+    def test_reply_without_webhook_url(self):
+        sb = Sandbox()
+        try:
+            status, body = sb.control("POST", "reply", {
+                "provider": "messenger", "from": "1", "text": "x"})
+            self.assertEqual(status, 400, body)
+            self.assertIn("webhook-url", body["error"])
+        finally:
+            sb.stop()
+            sb.kill()
+
+
 if __name__ == "__main__":
     if not SANDBOX:
         print("LOAXA_SANDBOX is not set: skipping (exit 77)")
