@@ -36,6 +36,9 @@
 #define TOKEN_MARGIN_MS 3600000  /* refresh a Zalo token 1 h early */
 #define MAX_TDATA 16
 #define WINDOW_MS 1005          /* the rate window, with a margin */
+/* No request starts this close to a deadline: picking, committing and
+ * sending take time, and a message must never arrive late. */
+#define DEADLINE_MARGIN_MS 1000
 
 struct engine;
 
@@ -962,7 +965,7 @@ static void job_done_cb(void *ud, const struct http_response *resp)
 			delay = e->cfg->retry_max_ms;
 		}
 		u.next_at_ms = (int64_t)(now + delay);
-		if (u.next_at_ms >= j->expires_ms) {
+		if (u.next_at_ms + DEADLINE_MARGIN_MS >= j->expires_ms) {
 			u.status = DS_EXPIRED;
 			u.code = "expired";
 		}
@@ -1177,7 +1180,7 @@ static int pick_cb(const struct delivery *d, void *ud)
 	p->seen++;
 	if (p->njobs == p->maxjobs)
 		return 0;
-	if ((int64_t)p->now >= p->w->w.expires_ms)
+	if ((int64_t)p->now + DEADLINE_MARGIN_MS >= p->w->w.expires_ms)
 		return 0;  /* the wave's expiry handles it */
 	/* Walk the route from the delivery's position: skip channels that
 	 * cannot reach this household; wait for busy ones. */
