@@ -30,6 +30,8 @@ static struct daemon {
 	struct broadcaster *bc;
 	struct api *api;
 	struct notify *notify;
+	uv_timer_t status_tick;
+	char last_status[512];
 	bool stopping;
 } the_daemon;
 
@@ -115,18 +117,46 @@ static void apply_logging(const struct config *c)
 	}
 }
 
+/* One line for systemctl status: the directory, the queue, and every
+ * channel that is not simply working. */
 static void status_line(char *buf, size_t n)
 {
 	struct store_counts c = { 0 };
 	store_counts(the_daemon.store, &c);
-	snprintf(buf, n, "serving %" PRId64 " households in %" PRId64
-		 " groups", c.households, c.groups);
+	size_t k = (size_t)snprintf(buf, n, "serving %" PRId64 " households "
+				    "in %" PRId64 " groups", c.households,
+				    c.groups);
+	if (!the_daemon.engine || k >= n)
+		return;
+	struct engine_status es;
+	engine_status(the_daemon.engine, &es);
+	k += (size_t)snprintf(buf + k, n - k, "; queue %" PRId64 " urgent, %"
+			      PRId64 " normal", es.queue_urgent,
+			      es.queue_normal);
+	for (size_t i = 0; i < es.nchannels && k < n; i++)
+		if (es.chans[i].state != CS_OK)
+			k += (size_t)snprintf(buf + k, n - k, "; %s %s",
+					      es.chans[i].name,
+					      chan_state_name(
+						      es.chans[i].state));
+}
+
+static void status_tick_cb(uv_timer_t *t)
+{
+	(void)t;
+	struct daemon *d = &the_daemon;
+	char status[512];
+	status_line(status, sizeof status);
+	if (!streq(status, d->last_status)) {
+		notify_status(d->notify, status);
+		snprintf(d->last_status, sizeof d->last_status, "%s", status);
+	}
 }
 
 static void reload(void)
 {
 	struct daemon *d = &the_daemon;
-	char status[128];
+	char status[512];
 	notify_reloading(d->notify);
 	log_info(LOG_CFG, "reloading %s", d->config_path);
 	struct config *nc = NULL;
@@ -176,6 +206,8 @@ static void signals_close(void)
 	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
 		if (!uv_is_closing((uv_handle_t *)sigs[i]))
 			uv_close((uv_handle_t *)sigs[i], NULL);
+	if (!uv_is_closing((uv_handle_t *)&d->status_tick))
+		uv_close((uv_handle_t *)&d->status_tick, NULL);
 }
 
 static void engine_stopped_cb(void *ud)
@@ -310,6 +342,8 @@ int main(int argc, char **argv)
 	uv_signal_start(&d->sigterm, signal_cb, SIGTERM);
 	uv_signal_start(&d->sigint, signal_cb, SIGINT);
 	uv_signal_start(&d->sighup, signal_cb, SIGHUP);
+	uv_timer_init(&d->loop, &d->status_tick);
+	uv_timer_start(&d->status_tick, status_tick_cb, 10000, 10000);
 
 	struct api_deps deps = { .loop = &d->loop, .store = d->store,
 				 .dir = d->dir, .engine = d->engine,
@@ -320,10 +354,11 @@ int main(int argc, char **argv)
 		log_err(LOG_MAIN, "%s", err);
 		shutdown_begin("startup failed");
 	} else {
-		char status[128];
+		char status[512];
 		status_line(status, sizeof status);
 		log_info(LOG_MAIN, "ready: %s", status);
 		notify_ready(d->notify, status);
+		snprintf(d->last_status, sizeof d->last_status, "%s", status);
 		ret = EXIT_SUCCESS;
 	}
 

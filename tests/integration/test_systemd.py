@@ -340,8 +340,10 @@ class Notify(DaemonCase):
         # READY=1 comes once, with a STATUS=, after the socket listens
         ready = [m for _, m in d.timed if "READY=1" in lines(m)]
         self.assertEqual(len(ready), 1, d.notify_msgs)
+        # the one-line summary: directory and queue (channels are named
+        # only when they are not "ok"; this daemon has none)
         self.assertRegex(ready[0], r"^READY=1\nSTATUS=serving 0 households "
-                         r"in 4 groups$")
+                         r"in 4 groups; queue 0 urgent, 0 normal$")
 
         # WATCHDOG=1 every ~200 ms (half of 400 ms), never a full period
         d.collect(1.3)
@@ -377,7 +379,7 @@ class Notify(DaemonCase):
         self.assertTrue(before * 1e6 - 1000 <= usec <= after * 1e6 + 1000,
                         (before, usec, after))
         self.assertRegex(seq[1], r"^READY=1\nSTATUS=serving 0 households "
-                         r"in 4 groups$")
+                         r"in 4 groups; queue 0 urgent, 0 normal$")
         self.assertTrue(d.wait_log("configuration reloaded"))
 
         # the watchdog goes on after the reload
