@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "config-build.h"
+#include "loaxa/channel.h"
 #include "loaxa/log.h"
 #include "loaxa/metrics.h"
 #include "loaxa/template.h"
@@ -72,6 +73,9 @@ struct api {
 	char *token;        /* TCP bearer token */
 	size_t max_body, wh_max_body;
 	uint64_t unconfirmed_ms;
+	struct store_counts counts;   /* /v1/status: at most a second old,
+					 reset by every write request */
+	int64_t counts_at;
 	uint32_t sms_warn;
 	uint64_t header_timeout_ms;
 	uv_timer_t sweep;
@@ -441,10 +445,18 @@ static int path_id(struct rctx *rc, size_t i, int64_t *ret)
 
 static void h_status(struct rctx *rc)
 {
-	struct store_counts c;
-	int r = store_counts(rc->api->deps.store, &c);
-	if (r < 0)
-		return reply_errno(rc, r, NULL, "status");
+	/* Counting a million households takes tens of milliseconds: a
+	 * monitor polling status must not hold the loop that long each time,
+	 * so the counts are at most a second old. */
+	struct api *a = rc->api;
+	int64_t now = util_now_ms();
+	if (!a->counts_at || now - a->counts_at >= 1000 || now < a->counts_at) {
+		int r = store_counts(a->deps.store, &a->counts);
+		if (r < 0)
+			return reply_errno(rc, r, NULL, "status");
+		a->counts_at = now;
+	}
+	struct store_counts c = a->counts;
 	int64_t up = (util_now_ms() - rc->api->deps.started_ms) / 1000;
 	struct engine_status es;
 	engine_status(rc->api->deps.engine, &es);
@@ -1329,6 +1341,217 @@ static void h_deliveries(struct rctx *rc)
 				      json_integer(c.last) : json_null()));
 }
 
+/* ---- a household's history; replies ---- */
+
+static json_t *rsvp_json(int rsvp)
+{
+	return rsvp == 1 ? json_string("yes") :
+	       rsvp == 2 ? json_string("no") : json_null();
+}
+
+static json_t *id_or_null(int64_t id)
+{
+	return id ? json_integer(id) : json_null();
+}
+
+static const char *provider_name(int provider)
+{
+	return provider >= 0 && provider < CHD_MAX ?
+		       channel_driver_name((enum channel_driver)provider) :
+		       "unknown";
+}
+
+/* The history's paging key as text: "<at_ms>.d<id>" for a delivery,
+ * "<at_ms>.r<id>" for a reply. */
+static json_t *history_key_json(const struct history_key *k)
+{
+	char buf[64];
+	snprintf(buf, sizeof buf, "%" PRId64 ".%c%" PRId64, k->at_ms,
+		 k->kind == HK_REPLY ? 'r' : 'd', k->id);
+	return json_string(buf);
+}
+
+static int history_key_parse(const char *v, struct history_key *ret)
+{
+	char num[24];
+	const char *dot = strchr(v, '.');
+	if (!dot || (size_t)(dot - v) >= sizeof num ||
+	    (dot[1] != 'd' && dot[1] != 'r'))
+		return -EINVAL;
+	memcpy(num, v, (size_t)(dot - v));
+	num[dot - v] = '\0';
+	if (util_parse_int64(num, 0, INT64_MAX, &ret->at_ms) < 0 ||
+	    util_parse_int64(dot + 2, 1, INT64_MAX, &ret->id) < 0)
+		return -EINVAL;
+	ret->kind = dot[1] == 'r' ? HK_REPLY : HK_DELIVERY;
+	return 0;
+}
+
+struct hist_ctx {
+	json_t *a;
+	uint32_t limit, n;
+	struct history_key last;
+	bool more;
+};
+
+static json_t *history_entry_json(const struct history_row *h)
+{
+	if (h->key.kind == HK_REPLY)
+		return json_pack(
+			"{s:s,s:I,s:I,s:o,s:s,s:I,s:o,s:s}",
+			"type", "reply", "at_ms", (json_int_t)h->key.at_ms,
+			"id", (json_int_t)h->key.id,
+			"broadcast_id", id_or_null(h->broadcast_id),
+			"text", h->text ? h->text : "",
+			"received_ms", (json_int_t)h->received_ms,
+			"rsvp", rsvp_json(h->rsvp),
+			"provider", provider_name(h->provider));
+	return json_pack(
+		"{s:s,s:I,s:I,s:I,s:o,s:s,s:i,s:s,s:o,s:o,s:o,s:o,s:o,s:o,"
+		"s:o,s:I}",
+		"type", "delivery", "at_ms", (json_int_t)h->key.at_ms,
+		"id", (json_int_t)h->key.id,
+		"broadcast_id", (json_int_t)h->broadcast_id,
+		"title", jstr_or_null(h->title),
+		"kind", bcast_kind_name(h->bcast_kind), "wave", h->seq,
+		"status", delivery_status_name(h->status),
+		"channel", jstr_or_null(h->channel),
+		"recipient", jstr_or_null(h->recipient),
+		"code", jstr_or_null(h->code),
+		"message", jstr_or_null(h->message),
+		"sent_ms", jtime(h->sent_ms),
+		"delivered_ms", jtime(h->delivered_ms),
+		"read_ms", jtime(h->read_ms),
+		"updated_ms", (json_int_t)h->updated_ms);
+}
+
+static int history_cb(const struct history_row *h, void *ud)
+{
+	struct hist_ctx *c = ud;
+	if (c->n == c->limit) {
+		c->more = true;
+		return 1;
+	}
+	c->n++;
+	c->last = h->key;
+	return json_array_append_new(c->a, history_entry_json(h)) ?
+		       -ENOMEM : 0;
+}
+
+static void h_household_history(struct rctx *rc)
+{
+	struct store *s = rc->api->deps.store;
+	int64_t id, limit;
+	if (path_id(rc, 1, &id) < 0 ||
+	    query_int(rc, "limit", 1, 1000, 100, &limit) < 0)
+		return;
+	struct history_key after = { 0 };
+	const char *av = api__query(rc, "after");
+	bool paged = av && *av;
+	if (paged && history_key_parse(av, &after) < 0)
+		return api__reply_error(rc, 400, "bad_request", "parameter "
+					"after must be a next_after of this "
+					"list");
+	struct household h = { 0 };
+	json_t *hj = NULL;
+	int r = store_household_get(s, id, &h);
+	if (r == 0)
+		hj = household_json(&h);
+	household_clear(&h);
+	if (r < 0 && r != -ENOENT)
+		return reply_errno(rc, r, NULL, "household");
+	struct hist_ctx c = { .a = json_array(), .limit = (uint32_t)limit };
+	r = c.a ? store_household_history(s, id, paged ? &after : NULL,
+					  (uint32_t)limit + 1, history_cb,
+					  &c) : -ENOMEM;
+	if (r == 0 && !hj && !paged && c.n == 0)
+		r = -ENOENT;   /* no household, and nothing it left behind */
+	if (r < 0) {
+		json_decref(hj);
+		json_decref(c.a);
+		return reply_errno(rc, r, NULL, "household");
+	}
+	api__reply_json(rc, 200, json_pack(
+		"{s:I,s:o,s:o,s:o}", "household_id", (json_int_t)id,
+		"household", hj ? hj : json_null(), "entries", c.a,
+		"next_after", c.more ? history_key_json(&c.last) :
+				       json_null()));
+}
+
+static int rlist_cb(const struct reply_row *p, void *ud)
+{
+	struct dlist_ctx *c = ud;
+	if (c->n == c->limit) {
+		c->more = true;
+		return 1;
+	}
+	c->n++;
+	c->last = p->id;
+	json_t *o = json_pack(
+		"{s:I,s:I,s:o,s:o,s:o,s:s,s:o,s:o,s:s,s:s}",
+		"id", (json_int_t)p->id,
+		"received_ms", (json_int_t)p->received_ms,
+		"household_id", id_or_null(p->household_id),
+		"name", jstr_or_null(p->name),
+		"group", jstr_or_null(p->group_code),
+		"text", p->text ? p->text : "",
+		"rsvp", rsvp_json(p->rsvp),
+		"broadcast_id", id_or_null(p->broadcast_id),
+		"provider", provider_name(p->provider),
+		"sender", p->sender ? p->sender : "");
+	return json_array_append_new(c->a, o) ? -ENOMEM : 0;
+}
+
+static void h_replies(struct rctx *rc)
+{
+	int64_t limit, after, bid;
+	if (query_int(rc, "limit", 1, 1000, 100, &limit) < 0 ||
+	    query_int(rc, "after", 0, INT64_MAX, 0, &after) < 0 ||
+	    query_int(rc, "broadcast", 1, INT64_MAX, 0, &bid) < 0)
+		return;
+	struct reply_filter f = { .broadcast_id = bid, .rsvp = -1,
+				  .after_id = after,
+				  .limit = (uint32_t)limit + 1 };
+	const char *rsvp = api__query(rc, "rsvp");
+	if (rsvp && *rsvp) {
+		if (streq(rsvp, "yes"))
+			f.rsvp = 1;
+		else if (streq(rsvp, "no"))
+			f.rsvp = 2;
+		else if (streq(rsvp, "none"))
+			f.rsvp = 0;
+		else
+			return api__reply_error(rc, 400, "bad_request", "rsvp "
+						"must be yes, no or none");
+	}
+	const char *gname = api__query(rc, "group");
+	if (gname && *gname) {
+		struct group_rec g = { 0 };
+		int r = directory_group_resolve(rc->api->deps.dir, gname, &g);
+		if (r < 0)
+			return reply_errno(rc, r, NULL, "group");
+		f.group_id = g.id;
+		group_rec_clear(&g);
+	}
+	if (bid) {
+		struct broadcast b = { 0 };
+		int r = store_broadcast_get(rc->api->deps.store, bid, &b);
+		broadcast_clear(&b);
+		if (r < 0)
+			return reply_errno(rc, r, NULL, "broadcast");
+	}
+	struct dlist_ctx c = { .a = json_array(), .limit = (uint32_t)limit };
+	int r = c.a ? store_reply_list(rc->api->deps.store, &f, rlist_cb, &c)
+		    : -ENOMEM;
+	if (r < 0) {
+		json_decref(c.a);
+		return reply_errno(rc, r, NULL, "replies");
+	}
+	api__reply_json(rc, 200, json_pack("{s:o,s:o}", "replies", c.a,
+				      "next_after", c.more ?
+				      json_integer(c.last) : json_null()));
+}
+
 /* A consistent copy of the database, streamed back: written next to the
  * database (same file system, same owner), opened, unlinked, then sent
  * from the open file. */
@@ -1413,6 +1636,8 @@ static const struct route {
 	{ "POST", { "broadcasts", "*", "retry" }, h_broadcast_retry },
 	{ "GET", { "broadcasts", "*", "deliveries" }, h_deliveries },
 	{ "POST", { "backup" }, h_backup },
+	{ "GET", { "households", "*", "history" }, h_household_history },
+	{ "GET", { "replies" }, h_replies },
 };
 
 static bool route_matches(const struct route *rt, const struct rctx *rc)
@@ -1652,6 +1877,10 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 		api__webhooks_dispatch(a->wh, &rc, url);
 	else
 		dispatch(&rc, url);
+	/* The directory's counts change only through writes here (and
+	 * reloads): status reads its own writes. */
+	if (!streq(method, "GET") && !streq(method, "HEAD"))
+		a->counts_at = 0;
 	if (rc.status >= 500 && !rc.json && !rc.raw)
 		api__reply_error(&rc, 500, "internal", "no answer");
 	log_debug(LOG_API, "%s %s -> %u", method, url, rc.status);
@@ -2097,6 +2326,7 @@ fail:
 
 void api_reload(struct api *a, const struct config *cfg)
 {
+	a->counts_at = 0;  /* [groups] may have changed */
 	if (a->wh) {
 		char err[300];
 		struct api_webhooks *nw;

@@ -1069,7 +1069,7 @@ bad:
 static int check_quiet_hours(const char *v, struct buf *norm, char *why,
 			     size_t whysz)
 {
-	int s, e;
+	int s = -1, e = -1;
 	int r = quiet_parse(v, &s, &e, why, whysz);
 	if (r < 0 || !norm || s < 0)
 		return r;

@@ -51,6 +51,8 @@ struct limiter {
 	uint64_t last_ms;
 	uint64_t *ring;         /* times of the last `cap` events */
 	size_t cap, head, n;
+	size_t pending;         /* picked, not yet stamped (in flight to
+				   curl within this pump) */
 };
 
 enum breaker { BR_CLOSED, BR_OPEN, BR_HALF_OPEN };
@@ -196,22 +198,41 @@ static uint64_t limiter_wait(struct limiter *l, uint64_t now, double n)
 	double need = fmin(n, l->burst);
 	if (l->tokens < need)
 		wait = (uint64_t)ceil((need - l->tokens) * 1000.0 / l->rate);
-	if (l->n == l->cap) {
-		/* a few ms more than a second: scheduling jitter between
-		 * our clock and the provider's must not fit one more in */
-		uint64_t oldest = l->ring[l->head] + WINDOW_MS;
-		if (oldest > now && oldest - now > wait)
-			wait = oldest - now;
+	/* One more now would make n + pending + 1 messages in the window
+	 * (picked ones count before they are stamped): the k-th oldest
+	 * stamp must then have left it, a few ms more than a second ago so
+	 * that jitter between our clock and the provider's fits no more. */
+	size_t total = l->n + l->pending + 1;
+	if (l->cap && total > l->cap) {
+		size_t k = total - l->cap - 1;  /* 0 = the oldest */
+		if (k >= l->n)
+			return wait > WINDOW_MS ? wait : WINDOW_MS;
+		size_t idx = (l->head + l->cap - l->n + k) % l->cap;
+		uint64_t leaves = l->ring[idx] + WINDOW_MS;
+		if (leaves > now && leaves - now > wait)
+			wait = leaves - now;
 	}
 	return wait;
 }
 
-/* Reserve n tokens when a message is picked. */
-static void limiter_take(struct limiter *l, uint64_t now, double n)
+/* Reserve n tokens when a message is picked; a message (not segments)
+ * also holds a place in the window until it is stamped or dropped. */
+static void limiter_take(struct limiter *l, uint64_t now, double n,
+			 bool message)
 {
 	(void)now;
-	if (l->rate > 0)
-		l->tokens -= n;
+	if (l->rate <= 0)
+		return;
+	l->tokens -= n;
+	if (message && l->cap)
+		l->pending++;
+}
+
+/* A picked message that will not be sent after all. */
+static void limiter_unpick(struct limiter *l)
+{
+	if (l->pending)
+		l->pending--;
 }
 
 /* Record a message in the window when its request actually leaves (after
@@ -222,6 +243,7 @@ static void limiter_stamp(struct limiter *l, uint64_t now)
 {
 	if (l->rate <= 0 || !l->cap)
 		return;
+	limiter_unpick(l);
 	l->ring[l->head] = now;
 	l->head = (l->head + 1) % l->cap;
 	if (l->n < l->cap)
@@ -1239,9 +1261,9 @@ static int pick_cb(const struct delivery *d, void *ud)
 			free(j);
 			return 0;
 		}
-		limiter_take(&c->msgs, p->now, 1);
+		limiter_take(&c->msgs, p->now, 1, true);
 		if (j->sms_segments > 0)
-			limiter_take(&c->segs, p->now, j->sms_segments);
+			limiter_take(&c->segs, p->now, j->sms_segments, false);
 		c->in_flight++;
 		p->w->in_flight++;
 		p->jobs[p->njobs++] = j;
@@ -1291,6 +1313,7 @@ static void start_jobs(struct engine *e, struct job **jobs, size_t n)
 		struct job *j = jobs[i];
 		struct ewave *w = wave_find(e, j->wave_id);
 		if (r < 0 || j->refresh) {
+			limiter_unpick(&j->ch->msgs);
 			j->ch->in_flight--;
 			if (w && w->in_flight)
 				w->in_flight--;
