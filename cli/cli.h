@@ -3,7 +3,8 @@
  * loaxa is a client of loaxad's control API only (docs/api.md); it never
  * opens the database. Each command is one entry of the table in loaxa.c
  * (words, handler, help) and sends one HTTP request, except the lists
- * (`households`, `broadcasts`, `deliveries`, `report`), which follow the
+ * (`households`, `broadcasts`, `deliveries`, `report`, `history`,
+ * `replies`), which follow the
  * API's keyset paging, `invite`/`notify`, which ask for a preview first,
  * and `watch`, which asks again every interval.
  *
@@ -17,6 +18,8 @@
  *                     resume, retry, deliveries
  *   cmd-watch.c       watch: a broadcast's progress, live, until it is done
  *   cmd-report.c      report: the per-household list of a broadcast
+ *   cmd-history.c     history: what a household was sent and answered;
+ *                     replies: the households' feedback and RSVPs
  *
  * Glossary: an "answer" is loaxad's HTTP response; "--json mode" prints the
  * answer's JSON as-is (pretty-printed) instead of human tables.
@@ -96,6 +99,8 @@ enum cli_opt {
 	OPT_INTERVAL,
 	OPT_NOT_REACHED,
 	OPT_CSV,
+	OPT_BROADCAST,
+	OPT_RSVP,
 	_OPT_MAX,
 };
 #define OPT(o) (UINT64_C(1) << (o))
@@ -331,5 +336,7 @@ int cmd_broadcast_retry(struct cli *c, const struct cli_args *a);
 int cmd_deliveries(struct cli *c, const struct cli_args *a);
 int cmd_watch(struct cli *c, const struct cli_args *a);
 int cmd_report(struct cli *c, const struct cli_args *a);
+int cmd_history(struct cli *c, const struct cli_args *a);
+int cmd_replies(struct cli *c, const struct cli_args *a);
 
 #endif

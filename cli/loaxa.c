@@ -283,6 +283,26 @@ static const struct cli_command commands[] = {
 			OPT(OPT_NOT_REACHED) | OPT(OPT_CSV),
 		.run = cmd_report,
 	},
+	{
+		.words = { "history" },
+		.args = "HOUSEHOLD_ID",
+		.synopsis = "HOUSEHOLD_ID [--limit N]",
+		.summary = "list what a household was sent and its replies",
+		.request = "GET /v1/households/{id}/history",
+		.min_pos = 1, .max_pos = 1,
+		.opts = OPT(OPT_LIMIT),
+		.run = cmd_history,
+	},
+	{
+		.words = { "replies" },
+		.synopsis = "[--broadcast ID] [--group G] [--rsvp A] "
+			    "[--limit N]",
+		.summary = "list the households' replies and RSVPs",
+		.request = "GET /v1/replies",
+		.opts = OPT(OPT_BROADCAST) | OPT(OPT_GROUP) | OPT(OPT_RSVP) |
+			OPT(OPT_LIMIT),
+		.run = cmd_replies,
+	},
 };
 
 struct cli_option {
@@ -370,6 +390,11 @@ static const struct cli_option cmd_options[_OPT_MAX] = {
 	[OPT_CSV] = { "csv", 0, NULL, false,
 		      "write CSV (UTF-8 with BOM, for Excel) instead of "
 		      "tables" },
+	[OPT_BROADCAST] = { "broadcast", 0, "ID", false,
+			    "only the replies to broadcast ID" },
+	[OPT_RSVP] = { "rsvp", 0, "A", false,
+		       "only the replies answering A: yes, no, or none "
+		       "(feedback)" },
 };
 
 static const char global_help[] =

@@ -63,6 +63,7 @@ enum {
 	RP_LIST,
 	RP_RSVP,
 	DL_UNCONFIRMED,
+	HH_HISTORY,
 	BST_MAX
 };
 
@@ -301,7 +302,8 @@ static const char *const bst_sql[BST_MAX] = {
 		" LEFT JOIN groups g ON g.id = h.group_id"
 		" WHERE r.id > ?1 AND (?2 = 0 OR r.broadcast_id = ?2)"
 		" AND (?3 = 0 OR r.household_id = ?3)"
-		" AND (?4 < 0 OR r.rsvp = ?4) ORDER BY r.id LIMIT ?5",
+		" AND (?4 < 0 OR r.rsvp = ?4) AND (?6 = 0 OR h.group_id = ?6)"
+		" ORDER BY r.id LIMIT ?5",
 	[RP_RSVP] =
 		"SELECT r.rsvp, count(*) FROM replies r WHERE r.broadcast_id = ?1"
 		" AND r.rsvp > 0 AND r.id = (SELECT max(id) FROM replies r2"
@@ -311,6 +313,31 @@ static const char *const bst_sql[BST_MAX] = {
 	[DL_UNCONFIRMED] =
 		"SELECT count(*) FROM deliveries WHERE broadcast_id = ?1"
 		" AND status = 2 AND sent_ms < ?2",
+	/* ?1 household; a page after the key (?2 time, ?3 kind, ?4 id), or
+	 * from the newest when ?2 is NULL; ?5 limit. The deliveries are
+	 * found wave by wave through UNIQUE (wave_id, household_id): there
+	 * are few waves, and no index on household_id. */
+	[HH_HISTORY] =
+		"SELECT k, t, id, bid, title, bkind, seq, status, channel,"
+		" recipient, code, message, sent_ms, delivered_ms, read_ms,"
+		" updated_ms, text, rsvp, provider FROM ("
+		" SELECT 0 AS k, w.send_at_ms AS t, d.id AS id,"
+		"  d.broadcast_id AS bid, b.title AS title, b.kind AS bkind,"
+		"  w.seq AS seq, d.status AS status, d.channel AS channel,"
+		"  d.recipient AS recipient, d.code AS code,"
+		"  d.message AS message, d.sent_ms AS sent_ms,"
+		"  d.delivered_ms AS delivered_ms, d.read_ms AS read_ms,"
+		"  d.updated_ms AS updated_ms, NULL AS text, 0 AS rsvp,"
+		"  0 AS provider"
+		" FROM waves w CROSS JOIN deliveries d ON d.wave_id = w.id"
+		"  AND d.household_id = ?1"
+		" LEFT JOIN broadcasts b ON b.id = d.broadcast_id"
+		" UNION ALL"
+		" SELECT 1, r.received_ms, r.id, r.broadcast_id, NULL, 0, 0, 0,"
+		"  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, r.text,"
+		"  r.rsvp, r.provider FROM replies r WHERE r.household_id = ?1)"
+		" WHERE ?2 IS NULL OR (t, k, id) < (?2, ?3, ?4)"
+		" ORDER BY t DESC, k DESC, id DESC LIMIT ?5",
 };
 
 struct store_bcast {
@@ -1371,6 +1398,7 @@ int store_reply_list(struct store *s, const struct reply_filter *f,
 	store__bind_i64(st, 3, f->household_id, &rc);
 	store__bind_i64(st, 4, f->rsvp, &rc);
 	store__bind_i64(st, 5, f->limit ? (int64_t)f->limit : -1, &rc);
+	store__bind_i64(st, 6, f->group_id, &rc);
 	int r = store__bind_check(s, st, rc);
 	while (r == 0 && (r = store__step(s, st)) > 0) {
 		struct reply_row row = {
@@ -1422,4 +1450,53 @@ int store_broadcast_unconfirmed(struct store *s, int64_t id, int64_t before_ms,
 		return r;
 	*ret = r > 0 ? sqlite3_column_int64(st, 0) : 0;
 	return 0;
+}
+
+int store_household_history(struct store *s, int64_t household_id,
+			    const struct history_key *after, uint32_t limit,
+			    int (*cb)(const struct history_row *r, void *ud),
+			    void *ud)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, HH_HISTORY);
+	int rc = SQLITE_OK;
+	store__bind_i64(st, 1, household_id, &rc);
+	if (after) {
+		store__bind_i64(st, 2, after->at_ms, &rc);
+		store__bind_i64(st, 3, after->kind, &rc);
+		store__bind_i64(st, 4, after->id, &rc);
+	}
+	store__bind_i64(st, 5, limit ? (int64_t)limit : -1, &rc);
+	int r = store__bind_check(s, st, rc);
+	while (r == 0 && (r = store__step(s, st)) > 0) {
+		struct history_row h = {
+			.key = {
+				.kind = sqlite3_column_int(st, 0) ?
+					HK_REPLY : HK_DELIVERY,
+				.at_ms = sqlite3_column_int64(st, 1),
+				.id = sqlite3_column_int64(st, 2),
+			},
+			.broadcast_id = sqlite3_column_int64(st, 3),
+			.title = col_text(st, 4),
+			.bcast_kind = sqlite3_column_int(st, 5) ? BK_NOTICE :
+								   BK_MEETING,
+			.seq = sqlite3_column_int(st, 6),
+			.status = (enum delivery_status)
+				sqlite3_column_int(st, 7),
+			.channel = col_text(st, 8),
+			.recipient = col_text(st, 9),
+			.code = col_text(st, 10),
+			.message = col_text(st, 11),
+			.sent_ms = sqlite3_column_int64(st, 12),
+			.delivered_ms = sqlite3_column_int64(st, 13),
+			.read_ms = sqlite3_column_int64(st, 14),
+			.updated_ms = sqlite3_column_int64(st, 15),
+			.text = col_text(st, 16),
+			.rsvp = sqlite3_column_int(st, 17),
+			.provider = sqlite3_column_int(st, 18),
+		};
+		if (h.key.kind == HK_REPLY)
+			h.received_ms = h.key.at_ms;
+		r = cb(&h, ud);
+	}
+	return r;
 }

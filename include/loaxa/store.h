@@ -363,6 +363,7 @@ struct reply_filter {
 	int rsvp;               /* -1 any */
 	int64_t after_id;
 	uint32_t limit;
+	int64_t group_id;       /* 0 any: the household's group now */
 };
 int store_reply_list(struct store *s, const struct reply_filter *f,
 		     int (*cb)(const struct reply_row *r, void *ud), void *ud);
@@ -373,6 +374,40 @@ int store_broadcast_unconfirmed(struct store *s, int64_t id, int64_t before_ms,
 /* RSVP of a meeting: the latest answer of each household counts. */
 int store_rsvp_counts(struct store *s, int64_t broadcast_id,
 		      int64_t *ret_yes, int64_t *ret_no);
+
+/* A household's history: every delivery it was sent and every reply it
+ * sent, newest first. An entry's time (at_ms) is its wave's send_at for a
+ * delivery (it never changes, so pages stay stable while deliveries move
+ * on) and received_ms for a reply; entries at the same time come replies
+ * first, then by id, highest first. A page continues after the entry
+ * *after (NULL: from the newest); limit 0 = no limit. Works for a removed
+ * household too (its deliveries and replies are kept). */
+enum history_kind { HK_DELIVERY = 0, HK_REPLY = 1 };
+struct history_key {
+	int64_t at_ms;
+	enum history_kind kind;
+	int64_t id;
+};
+struct history_row {
+	struct history_key key;       /* id: of the delivery or reply */
+	int64_t broadcast_id;         /* 0: a reply matching no broadcast */
+	/* deliveries (NULL/0 for a reply) */
+	const char *title;            /* the broadcast's */
+	enum bcast_kind bcast_kind;
+	int seq;                      /* wave */
+	enum delivery_status status;
+	const char *channel, *recipient, *code, *message;
+	int64_t sent_ms, delivered_ms, read_ms, updated_ms;  /* 0 unset */
+	/* replies (NULL/0 for a delivery) */
+	const char *text;
+	int rsvp;                     /* 0 none, 1 yes, 2 no */
+	int provider;                 /* enum channel_driver */
+	int64_t received_ms;
+};
+int store_household_history(struct store *s, int64_t household_id,
+			    const struct history_key *after, uint32_t limit,
+			    int (*cb)(const struct history_row *r, void *ud),
+			    void *ud);
 
 /* ---- metrics (store-metrics.c) ----
  *

@@ -477,6 +477,135 @@ static void test_replies_rsvp(void **state)
 	assert_int_equal(no, 1);
 }
 
+struct hist_ctx {
+	size_t n;
+	struct history_key keys[16];
+	enum delivery_status status[16];
+	int seq[16], rsvp[16];
+	char text[16][32];
+};
+
+static int hist_cb(const struct history_row *r, void *ud)
+{
+	struct hist_ctx *c = ud;
+	assert_true(c->n < 16);
+	c->keys[c->n] = r->key;
+	c->status[c->n] = r->status;
+	c->seq[c->n] = r->seq;
+	c->rsvp[c->n] = r->rsvp;
+	snprintf(c->text[c->n], sizeof c->text[0], "%s",
+		 r->key.kind == HK_REPLY ? r->text : r->title);
+	c->n++;
+	return 0;
+}
+
+static int reply_cb(const struct reply_row *r, void *ud)
+{
+	struct hist_ctx *c = ud;
+	assert_true(c->n < 16);
+	c->keys[c->n].id = r->household_id;
+	c->rsvp[c->n] = r->rsvp;
+	c->n++;
+	return 0;
+}
+
+static void test_household_history(void **state)
+{
+	struct fx *f = *state;
+	struct wave w[2] = { { .seq = 0, .send_at_ms = 1000,
+			       .expires_ms = 10000 },
+			     { .seq = 1, .send_at_ms = 2000,
+			       .expires_ms = 10000 } };
+	int64_t bid = make_broadcast(f, true, NULL, w, 2);
+	assert_true(bid > 0);
+	bool done;
+	assert_int_equal(store_wave_materialise(f->s, &w[0], true, false, 100,
+						50, &done), 0);
+	assert_true(done);
+	int64_t d0 = sent_delivery(f, &w[0], 0, "m0", "+84912000000");
+	sent_delivery(f, &w[0], 0, "m6", "+84912000006");
+	assert_int_equal(store_wave_materialise(f->s, &w[1], true, false, 100,
+						60, &done), 0);
+	int64_t id, hh, b;
+	struct reply_in r = { .provider = 3, .sender = "+84912000000",
+			      .msg_id = "h1", .text = "Có", .rsvp = 1,
+			      .now_ms = 1500 };
+	assert_int_equal(store_reply_add(f->s, &r, &id, &hh, &b), 0);
+	int64_t r1 = id;
+	/* at the same time as the reminder wave: the reply comes first */
+	r = (struct reply_in){ .provider = 3, .sender = "+84912000000",
+			       .msg_id = "h2", .text = "bận", .now_ms = 2000 };
+	assert_int_equal(store_reply_add(f->s, &r, &id, &hh, &b), 0);
+	int64_t r2 = id;
+	r = (struct reply_in){ .provider = 3, .sender = "+84912000006",
+			       .msg_id = "h3", .text = "2", .rsvp = 2,
+			       .now_ms = 2100 };
+	assert_int_equal(store_reply_add(f->s, &r, &id, &hh, &b), 0);
+
+	struct hist_ctx c = { 0 };
+	assert_int_equal(store_household_history(f->s, f->hh[0], NULL, 0,
+						 hist_cb, &c), 0);
+	assert_int_equal(c.n, 4);
+	assert_int_equal(c.keys[0].kind, HK_REPLY);
+	assert_int_equal(c.keys[0].id, r2);
+	assert_int_equal(c.keys[0].at_ms, 2000);
+	assert_string_equal(c.text[0], "bận");
+	assert_int_equal(c.keys[1].kind, HK_DELIVERY);
+	assert_int_equal(c.seq[1], 1);
+	assert_int_equal(c.status[1], DS_QUEUED);
+	assert_string_equal(c.text[1], "Họp");
+	assert_int_equal(c.keys[2].kind, HK_REPLY);
+	assert_int_equal(c.keys[2].id, r1);
+	assert_int_equal(c.rsvp[2], 1);
+	assert_int_equal(c.keys[3].kind, HK_DELIVERY);
+	assert_int_equal(c.keys[3].id, d0);
+	assert_int_equal(c.status[3], DS_SENT);
+	assert_int_equal(c.seq[3], 0);
+
+	/* one by one, each page after the last key: the same entries */
+	struct history_key after;
+	for (size_t i = 0; i < 4; i++) {
+		struct hist_ctx p = { 0 };
+		assert_int_equal(store_household_history(
+			f->s, f->hh[0], i ? &after : NULL, 1, hist_cb, &p), 0);
+		assert_int_equal(p.n, 1);
+		assert_int_equal(p.keys[0].kind, c.keys[i].kind);
+		assert_int_equal(p.keys[0].id, c.keys[i].id);
+		after = p.keys[0];
+	}
+	struct hist_ctx p = { 0 };
+	assert_int_equal(store_household_history(f->s, f->hh[0], &after, 1,
+						 hist_cb, &p), 0);
+	assert_int_equal(p.n, 0);
+	/* a household never sent anything, and one that does not exist */
+	p = (struct hist_ctx){ 0 };
+	assert_int_equal(store_household_history(f->s, f->hh[3], NULL, 0,
+						 hist_cb, &p), 0);
+	assert_int_equal(p.n, 2);   /* opted out: skipped, both waves */
+	assert_int_equal(p.status[0], DS_SKIPPED);
+	p = (struct hist_ctx){ 0 };
+	assert_int_equal(store_household_history(f->s, 999999, NULL, 0,
+						 hist_cb, &p), 0);
+	assert_int_equal(p.n, 0);
+
+	/* replies by group (hh 6 is in 2B) and by RSVP */
+	struct reply_filter rf = { .rsvp = -1, .group_id = f->g2 };
+	p = (struct hist_ctx){ 0 };
+	assert_int_equal(store_reply_list(f->s, &rf, reply_cb, &p), 0);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.keys[0].id, f->hh[6]);
+	rf = (struct reply_filter){ .rsvp = 0, .group_id = f->g1,
+				    .broadcast_id = bid };
+	p = (struct hist_ctx){ 0 };
+	assert_int_equal(store_reply_list(f->s, &rf, reply_cb, &p), 0);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.rsvp[0], 0);
+	rf = (struct reply_filter){ .rsvp = -1 };
+	p = (struct hist_ctx){ 0 };
+	assert_int_equal(store_reply_list(f->s, &rf, reply_cb, &p), 0);
+	assert_int_equal(p.n, 3);
+}
+
 int main(void)
 {
 	log_set_level(LOG_LVL_WARN);
@@ -495,6 +624,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_receipts, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_replies_rsvp, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_household_history, setup,
 						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
