@@ -660,6 +660,10 @@ static int flush_results(struct engine *e)
 {
 	if (e->nresults == 0)
 		return 0;
+	/* After a full disk the WAL may hold all the free space: copy it
+	 * into the database and cut it back before writing again. */
+	if (e->store_broken)
+		store_checkpoint(e->store);
 	int r = store_begin(e->store);
 	for (size_t i = 0; i < e->nresults && r == 0; i++)
 		r = store_delivery_update(e->store, &e->results[i].u);
@@ -1283,6 +1287,8 @@ static void start_jobs(struct engine *e, struct job **jobs, size_t n)
 	if (n == 0)
 		return;
 	uint64_t now = util_now_ms();
+	if (e->store_broken)
+		store_checkpoint(e->store);
 	int r = store_begin(e->store);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		int q = store_delivery_mark_sending(e->store,

@@ -105,6 +105,10 @@ int store_household_list(struct store *s, const struct household_filter *f,
 /* The household owning e164, or -ENOENT. */
 int store_phone_owner(struct store *s, const char *e164, int64_t *ret_id);
 
+/* Copy the WAL into the database and truncate it (after a full disk, to
+ * give its space back). -EBUSY inside a transaction. */
+int store_checkpoint(struct store *s);
+
 /* A consistent copy of the whole database into dest (a new file), made
  * with SQLite's online backup API while the store stays in use. Returns 0,
  * or -errno with a reason in err. */
