@@ -13,6 +13,7 @@
 #include "loaxa/config.h"
 #include "loaxa/directory.h"
 #include "loaxa/engine.h"
+#include "loaxa/hooks.h"
 #include "loaxa/log.h"
 #include "loaxa/notify.h"
 #include "loaxa/store.h"
@@ -28,6 +29,7 @@ static struct daemon {
 	struct directory *dir;
 	struct engine *engine;
 	struct broadcaster *bc;
+	struct hooks *hooks;
 	struct api *api;
 	struct notify *notify;
 	uv_timer_t status_tick;
@@ -191,6 +193,9 @@ static void reload(void)
 		return;
 	}
 	broadcaster_set_config(d->bc, nc);
+	if (!d->stopping && hooks_reload(&d->hooks, &d->loop, d->store, nc,
+					 err, sizeof err) < 0)
+		log_err(LOG_CFG, "%s: events wait in the outbox", err);
 	api_reload(d->api, nc);
 	config_free(d->cfg);
 	d->cfg = nc;
@@ -219,7 +224,7 @@ static void engine_stopped_cb(void *ud)
 	d->notify = NULL;
 }
 
-static void api_stopped_cb(void *ud)
+static void hooks_stopped_cb(void *ud)
 {
 	(void)ud;
 	struct daemon *d = &the_daemon;
@@ -228,6 +233,15 @@ static void api_stopped_cb(void *ud)
 			    NULL);
 	else
 		engine_stopped_cb(NULL);
+}
+
+static void api_stopped_cb(void *ud)
+{
+	(void)ud;
+	struct daemon *d = &the_daemon;
+	struct hooks *h = d->hooks;
+	d->hooks = NULL;
+	hooks_close(h, hooks_stopped_cb, NULL);
 }
 
 static void shutdown_begin(const char *why)
@@ -328,6 +342,9 @@ int main(int argc, char **argv)
 		       sizeof err);
 	if (r == 0)
 		r = broadcaster_new(d->store, d->dir, d->engine, &d->bc);
+	if (r == 0 && *d->cfg->hook_url)
+		r = hooks_new(&d->loop, d->store, d->cfg, &d->hooks, err,
+			      sizeof err);
 	if (r == 0) {
 		broadcaster_set_config(d->bc, d->cfg);
 		r = engine_start(d->engine);

@@ -203,6 +203,15 @@ static const char *const migrations[] = {
 	" UNIQUE (provider, msg_id));"
 	"CREATE INDEX replies_broadcast ON replies(broadcast_id, household_id);"
 	"CREATE INDEX replies_household ON replies(household_id);",
+
+	/* 5: the outbound event hook's outbox, written in the transaction of
+	 * the change it reports (hooks.c sends and deletes its rows) */
+	"CREATE TABLE hook_outbox ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"  /* never reused */
+	" created_ms INTEGER NOT NULL,"
+	" body TEXT NOT NULL,"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" next_at_ms INTEGER NOT NULL);",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION,
