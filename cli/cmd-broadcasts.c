@@ -689,8 +689,11 @@ static int print_broadcast(const json_t *b, bool full)
 	_cleanup_free_ char *id = NULL, *kind = NULL, *prio = NULL,
 			    *state = NULL, *when = NULL, *groups = NULL,
 			    *send_at = NULL, *expires = NULL, *rem = NULL,
-			    *created = NULL, *finished = NULL, *prog = NULL;
+			    *created = NULL, *finished = NULL, *prog = NULL,
+			    *started = NULL, *eta = NULL;
 	const json_t *fin = json_object_get(b, "finished_ms");
+	const json_t *start = json_object_get(b, "started_ms");
+	const json_t *eta_ms = json_object_get(b, "eta_ms");
 	bool meeting = streq(json_string_value(json_object_get(b, "kind")),
 			     "meeting");
 	int r = 0;
@@ -732,12 +735,28 @@ static int print_broadcast(const json_t *b, bool full)
 	if (full) {
 		created = time_text(b, "created", "-");
 		r = r ? r : add_row(t, "created:", created);
+		if (json_is_integer(start)) {
+			started = time_text(b, "started", "-");
+			r = r ? r : add_row(t, "started:", started);
+		}
 		if (fin && !json_is_null(fin)) {
 			finished = time_text(b, "finished", "-");
 			r = r ? r : add_row(t, "finished:", finished);
 		}
 		prog = progress_long(b);
 		r = r ? r : add_row(t, "progress:", prog);
+		if (count_of(b, "unconfirmed") > 0) {
+			char unc[64];
+
+			snprintf(unc, sizeof(unc), "%" JSON_INTEGER_FORMAT
+				 " sent, no receipt yet",
+				 count_of(b, "unconfirmed"));
+			r = r ? r : add_row(t, "unconfirmed:", unc);
+		}
+		if (json_is_integer(eta_ms) && (!fin || json_is_null(fin))) {
+			eta = time_text(b, "eta", "-");
+			r = r ? r : add_row(t, "expected finish:", eta);
+		}
 	}
 	if (r < 0 || !id || !kind || !prio || !state || !when || !groups ||
 	    !send_at || !expires)

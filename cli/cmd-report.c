@@ -7,8 +7,13 @@
  * order ("Tổ 2" before "Tổ 10") and Vietnamese letters in the alphabet's
  * order (a ă â b c d đ e ê ...), tones after letters.
  *
+ * A delivery sent with no receipt after loaxad's [webhooks]
+ * unconfirmed_after (the API flags it "unconfirmed") shows as "sent,
+ * unconfirmed": nothing says it arrived.
+ *
  * --not-reached keeps one row per household that no delivery reached
- * (failed, expired, skipped, cancelled, and none sent), headed in
+ * (failed, expired, skipped, cancelled, sent but unconfirmed, and none
+ * sent), headed in
  * Vietnamese: it is the list a manager takes from door to door. --csv
  * writes the rows as CSV with a UTF-8 BOM, so that Excel shows the
  * accents. Phone numbers are shown in the national form people dial,
@@ -321,9 +326,25 @@ static int row_cmp(const void *pa, const void *pb)
 
 /* ---- what a row says ---- */
 
-static bool status_reached(const char *s)
+/* Sent, and no receipt came in time (loaxad's "unconfirmed" flag). */
+static bool is_unconfirmed(const json_t *d)
 {
-	return streq(s, "sent") || streq(s, "delivered") || streq(s, "read");
+	return streq(str_of(d, "status"), "sent") &&
+	       json_is_true(json_object_get(d, "unconfirmed"));
+}
+
+/* The status as shown: "sent, unconfirmed" for an unconfirmed one. */
+static const char *status_text(const json_t *d)
+{
+	return is_unconfirmed(d) ? "sent, unconfirmed" : str_of(d, "status");
+}
+
+static bool status_reached(const json_t *d)
+{
+	const char *s = str_of(d, "status");
+
+	return (streq(s, "sent") && !is_unconfirmed(d)) ||
+	       streq(s, "delivered") || streq(s, "read");
 }
 
 static bool status_pending(const char *s)
@@ -331,25 +352,28 @@ static bool status_pending(const char *s)
 	return streq(s, "queued") || streq(s, "sending");
 }
 
-/* The statuses of a household that was not reached. A delivery sent but
- * never confirmed ("unconfirmed", once loaxad tracks confirmations) will
- * belong here too; the API has no such status yet. */
-static bool status_not_reached(const char *s)
+/* The statuses of a household that was not reached, and a delivery sent
+ * but never confirmed. */
+static bool status_not_reached(const json_t *d)
 {
+	const char *s = str_of(d, "status");
+
 	return streq(s, "failed") || streq(s, "expired") ||
-	       streq(s, "skipped") || streq(s, "cancelled");
+	       streq(s, "skipped") || streq(s, "cancelled") ||
+	       is_unconfirmed(d);
 }
 
 /* "+84912345678" -> "0912 345 678" (0 and the national number, 4-3-3);
  * anything else as it is. */
 static char *phone_national(const char *e164)
 {
-	const char *nsn = e164 + 3;
+	const char *nsn;
 	size_t i;
 	char *s;
 
-	if (strncmp(e164, "+84", 3) != 0 || strlen(nsn) != 9)
+	if (strlen(e164) != 12 || strncmp(e164, "+84", 3) != 0)
 		return strdup(e164);
+	nsn = e164 + 3;
 	for (i = 0; i < 9; i++)
 		if (nsn[i] < '0' || nsn[i] > '9')
 			return strdup(e164);
@@ -384,6 +408,8 @@ static char *reason_text(const json_t *d, bool with_code)
 		return strdup("hết hạn");
 	if (streq(status, "cancelled"))
 		return strdup("đã huỷ gửi");
+	if (is_unconfirmed(d))
+		return strdup("đã gửi, chưa xác nhận nhận tin");
 	return strdup("");
 }
 
@@ -514,11 +540,11 @@ static int select_rows(const json_t *all, bool not_reached,
 						      h) < 0)
 				return -ENOMEM;
 		}
-		if (status_reached(st))
+		if (status_reached(d))
 			json_array_set_new(h, 0, json_true());
 		else if (status_pending(st))
 			json_array_set_new(h, 1, json_true());
-		else if (status_not_reached(st)) {
+		else if (status_not_reached(d)) {
 			const json_t *prev = json_array_get(
 				all, (size_t)json_integer_value(
 					json_array_get(h, 2)));
@@ -582,7 +608,6 @@ static int print_csv(const struct rows *rows)
 	fputs("\r\n", stdout);
 	for (i = 0; i < rows->n; i++) {
 		const json_t *d = rows->v[i].d;
-		const char *status = str_of(d, "status");
 		_cleanup_free_ char *phone = phone_national(str_of(d, "phone"));
 		_cleanup_free_ char *reason = reason_text(d, false);
 		const char *msg = str_of(d, "message");
@@ -594,11 +619,11 @@ static int print_csv(const struct rows *rows)
 		cells[1] = str_of(d, "name");
 		cells[2] = str_of(d, "address");
 		cells[3] = phone;
-		cells[4] = status;
+		cells[4] = status_text(d);
 		cells[5] = str_of(d, "channel");
 		cells[6] = str_of(d, "code");
 		/* For a household not reached, why, in plain words. */
-		cells[7] = status_not_reached(status) ? reason : msg;
+		cells[7] = status_not_reached(d) ? reason : msg;
 		for (k = 0; k < ARRAY_SIZE(cells); k++)
 			csv_field(stdout, cells[k], k + 1 == ARRAY_SIZE(cells));
 	}
@@ -670,12 +695,12 @@ static int print_group_table(const struct rows *rows, size_t from, size_t to,
 				return oom();
 			r = out_table_add(t, (const char *[]){
 				str_of(d, "name"), str_of(d, "address"),
-				phone, str_of(d, "status"),
+				phone, status_text(d),
 				str_of(d, "channel"), wave, reason });
 		} else {
 			r = out_table_add(t, (const char *[]){
 				str_of(d, "name"), str_of(d, "address"),
-				phone, str_of(d, "status"),
+				phone, status_text(d),
 				str_of(d, "channel"), reason });
 		}
 		if (r < 0)

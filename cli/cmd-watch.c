@@ -11,7 +11,8 @@
  * cursor up, clear line) with a bar; otherwise it prints one plain line
  * whenever the counts change, for logs and pipes. The rate is the number
  * of deliveries that reached a final status per second over the last
- * RATE_WINDOW_MS; the ETA is what is queued or sending divided by it.
+ * RATE_WINDOW_MS; the ETA is what is queued or sending divided by it,
+ * or, before watch has seen the pace, loaxad's own estimate ("eta_ms").
  *
  * Ctrl-C (SIGINT) stops watching, never the broadcast: exit 130. Errors
  * answered by loaxad end watch with their usual exit status.
@@ -57,6 +58,8 @@ struct watch_view {
 	bool next;                /* a pending wave for later: */
 	json_int_t next_ms;       /*   its send time */
 	json_int_t next_seq;      /*   and number (0: the first wave) */
+	json_int_t eta_ms;        /* loaxad's expected finish, 0 unknown */
+	int64_t now_ms;           /* when it was read (real time) */
 };
 
 struct watch_sample {
@@ -177,6 +180,9 @@ static int view_read(const json_t *b, int64_t now_ms, long interval_ms,
 	if (v->final > v->total)
 		v->final = v->total;
 	snprintf(v->state, sizeof(v->state), "%s", state ? state : "?");
+	v->now_ms = now_ms;
+	if (json_is_integer(json_object_get(b, "eta_ms")))
+		v->eta_ms = json_integer_value(json_object_get(b, "eta_ms"));
 
 	json_array_foreach(waves, i, w) {
 		const char *ws = json_string_value(json_object_get(w,
@@ -301,6 +307,9 @@ static void format_eta(const struct watch_view *v, double rate, char *out,
 		snprintf(out, outsz, "0s");
 	else if (rate > 0)
 		format_duration((double)left / rate, out, outsz);
+	else if (v->eta_ms > v->now_ms)
+		format_duration((double)(v->eta_ms - v->now_ms) / 1000.0, out,
+				outsz);
 	else
 		snprintf(out, outsz, DASH);
 }

@@ -386,7 +386,8 @@ static const struct cli_option cmd_options[_OPT_MAX] = {
 			   "default 0.5 on a terminal, else 1)" },
 	[OPT_NOT_REACHED] = { "not-reached", 0, NULL, false,
 			      "only the households not reached (failed, "
-			      "expired, skipped, cancelled), by address" },
+			      "expired, skipped, cancelled, sent but "
+			      "unconfirmed), by address" },
 	[OPT_CSV] = { "csv", 0, NULL, false,
 		      "write CSV (UTF-8 with BOM, for Excel) instead of "
 		      "tables" },

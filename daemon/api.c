@@ -848,6 +848,33 @@ static int wave_json_cb(const struct wave *w, void *ud)
 		"total", (json_int_t)w->total)) ? -ENOMEM : 0;
 }
 
+/* "started_ms": the first delivery sent (null if none yet); "eta_ms":
+ * when what is queued or sending should be final, at the pace of the last
+ * ETA_WINDOW_MS (or since the first send, when that is more recent; null
+ * when nothing is left or nothing moved lately). */
+#define ETA_WINDOW_MS 60000
+static void broadcast_eta_json(struct store *s, int64_t id, json_t *o,
+			       const json_t *counts)
+{
+	int64_t started = 0, done = 0, now = util_now_ms();
+	int64_t left = json_integer_value(json_object_get(counts, "queued")) +
+		       json_integer_value(json_object_get(counts, "sending"));
+	if (store_broadcast_started(s, id, &started) < 0)
+		started = 0;
+	json_object_set_new(o, "started_ms", jtime(started));
+	int64_t since = now - ETA_WINDOW_MS;
+	if (started > since)
+		since = started;
+	int64_t window = now - since < 1000 ? 1000 : now - since;
+	if (left > 0 && started > 0 &&
+	    store_broadcast_final_since(s, id, since, &done) == 0 && done > 0)
+		json_object_set_new(o, "eta_ms", json_integer(
+			now + (int64_t)((double)left * (double)window /
+					(double)done)));
+	else
+		json_object_set_new(o, "eta_ms", json_null());
+}
+
 /* A broadcast as JSON; with details, the counts by group and channel and
  * the waves. */
 static json_t *broadcast_json(struct rctx *rc, const struct broadcast *b,
@@ -916,6 +943,7 @@ static json_t *broadcast_json(struct rctx *rc, const struct broadcast *b,
 					    (int64_t)rc->api->unconfirmed_ms,
 					    &unc);
 		json_object_set_new(o, "unconfirmed", json_integer(unc));
+		broadcast_eta_json(s, b->id, o, counts);
 		if (b->kind == BK_MEETING &&
 		    store_rsvp_counts(s, b->id, &yes, &no) == 0)
 			json_object_set_new(o, "rsvp", json_pack(
@@ -1262,6 +1290,7 @@ struct dlist_ctx {
 	uint32_t limit, n;
 	int64_t last;
 	bool more;
+	int64_t unconfirmed_before;   /* sent before this: unconfirmed */
 };
 
 static int dlist_cb(const struct delivery_row *d, void *ud)
@@ -1293,6 +1322,10 @@ static int dlist_cb(const struct delivery_row *d, void *ud)
 			json_integer(d->sms_segments) : json_null(),
 		"updated_ms", (json_int_t)d->updated_ms,
 		"sent_ms", jtime(d->sent_ms), "final_ms", jtime(d->final_ms));
+	if (o)
+		json_object_set_new(o, "unconfirmed", json_boolean(
+			d->status == DS_SENT && d->sent_ms > 0 &&
+			d->sent_ms < c->unconfirmed_before));
 	return json_array_append_new(c->a, o) ? -ENOMEM : 0;
 }
 
@@ -1306,8 +1339,13 @@ static void h_deliveries(struct rctx *rc)
 	struct delivery_filter f = { .broadcast_id = id, .status = -1,
 				     .after_id = after,
 				     .limit = (uint32_t)limit + 1 };
+	int64_t unc_before = util_now_ms() - (int64_t)rc->api->unconfirmed_ms;
 	const char *st = api__query(rc, "status");
-	if (st && *st) {
+	if (st && streq(st, "unconfirmed")) {
+		/* Sent, and no receipt since unconfirmed_after. */
+		f.status = DS_SENT;
+		f.sent_before_ms = unc_before > 0 ? unc_before : 1;
+	} else if (st && *st) {
 		enum delivery_status ds;
 		if (delivery_status_parse(st, &ds) < 0)
 			return api__reply_error(rc, 400, "bad_request", "unknown "
@@ -1330,7 +1368,8 @@ static void h_deliveries(struct rctx *rc)
 	broadcast_clear(&b);
 	if (r < 0)
 		return reply_errno(rc, r, NULL, "broadcast");
-	struct dlist_ctx c = { .a = json_array(), .limit = (uint32_t)limit };
+	struct dlist_ctx c = { .a = json_array(), .limit = (uint32_t)limit,
+			       .unconfirmed_before = unc_before };
 	r = store_delivery_list(rc->api->deps.store, &f, dlist_cb, &c);
 	if (r < 0) {
 		json_decref(c.a);

@@ -63,7 +63,19 @@ enum {
 	RP_LIST,
 	RP_RSVP,
 	DL_UNCONFIRMED,
+	DL_STARTED,
+	DL_FINAL_SINCE,
 	HH_HISTORY,
+	OB_EVENT_ONE,
+	OB_EVENT_WM,
+	OB_EVENT_SUM,
+	OB_EVENT_SKIPPED,
+	OB_ADD,
+	OB_HEAD,
+	OB_NEXT,
+	OB_DELETE,
+	OB_RETRY,
+	OB_COUNT,
 	BST_MAX
 };
 
@@ -71,6 +83,16 @@ enum {
 	"id, kind, urgent, state, title, body, place, agenda, idem_key," \
 	" starts_ms, send_at_ms, expires_ms, created_ms, updated_ms," \
 	" finished_ms, all_groups, reminders FROM broadcasts"
+
+/* The event hook's record of a delivery (hooks.h): no phone, no name, no
+ * text. ?2 is the time of the change. */
+#define HOOK_EVENT_COLS \
+	"?2, json_object('event', 'delivery.status', 'delivery_id', id," \
+	" 'broadcast_id', broadcast_id, 'household_id', household_id," \
+	" 'status', CASE status WHEN 2 THEN 'sent' WHEN 3 THEN 'delivered'" \
+	" WHEN 4 THEN 'read' WHEN 5 THEN 'failed' WHEN 6 THEN 'expired'" \
+	" WHEN 7 THEN 'cancelled' WHEN 8 THEN 'skipped' END," \
+	" 'channel', channel, 'code', code, 'at_ms', ?2), ?2 FROM deliveries"
 
 #define WAVE_COLS \
 	"id, broadcast_id, seq, send_at_ms, expires_ms, state, cursor, total" \
@@ -228,6 +250,7 @@ static const char *const bst_sql[BST_MAX] = {
 		" WHERE d.broadcast_id = ?1 AND d.id > ?2"
 		" AND (?3 < 0 OR d.status = ?3) AND (?4 = 0 OR d.group_id = ?4)"
 		" AND (?5 IS NULL OR d.channel = ?5)"
+		" AND (?7 = 0 OR d.sent_ms < ?7)"
 		" ORDER BY d.id LIMIT ?6",
 	[DL_DEPTH] =
 		"SELECT b.urgent, count(*), min(d.updated_ms) FROM deliveries d"
@@ -313,6 +336,13 @@ static const char *const bst_sql[BST_MAX] = {
 	[DL_UNCONFIRMED] =
 		"SELECT count(*) FROM deliveries WHERE broadcast_id = ?1"
 		" AND status = 2 AND sent_ms < ?2",
+	[DL_STARTED] =
+		"SELECT min(sent_ms) FROM deliveries WHERE broadcast_id = ?1"
+		" AND sent_ms > 0",
+	/* Finished: neither queued (0) nor sending (1). */
+	[DL_FINAL_SINCE] =
+		"SELECT count(*) FROM deliveries WHERE broadcast_id = ?1"
+		" AND status > 1 AND final_ms >= ?2",
 	/* ?1 household; a page after the key (?2 time, ?3 kind, ?4 id), or
 	 * from the newest when ?2 is NULL; ?5 limit. The deliveries are
 	 * found wave by wave through UNIQUE (wave_id, household_id): there
@@ -338,10 +368,43 @@ static const char *const bst_sql[BST_MAX] = {
 		"  r.rsvp, r.provider FROM replies r WHERE r.household_id = ?1)"
 		" WHERE ?2 IS NULL OR (t, k, id) < (?2, ?3, ?4)"
 		" ORDER BY t DESC, k DESC, id DESC LIMIT ?5",
+	[OB_EVENT_ONE] =
+		"INSERT INTO hook_outbox(created_ms, body, next_at_ms) SELECT "
+		HOOK_EVENT_COLS " WHERE id = ?1 AND status BETWEEN 2 AND 8",
+	/* the deliveries a watermark just moved (?3 status, ?4 watermark) */
+	[OB_EVENT_WM] =
+		"INSERT INTO hook_outbox(created_ms, body, next_at_ms) SELECT "
+		HOOK_EVENT_COLS " WHERE recipient = ?1 AND status = ?3"
+		" AND updated_ms = ?2 AND sent_ms <= ?4 ORDER BY id",
+	/* the opted-out households of a chunk (?3 < household id <= ?4) */
+	[OB_EVENT_SKIPPED] =
+		"INSERT INTO hook_outbox(created_ms, body, next_at_ms) SELECT "
+		HOOK_EVENT_COLS " WHERE wave_id = ?1 AND household_id > ?3"
+		" AND household_id <= ?4 AND status = 8 ORDER BY household_id",
+	/* one event for many deliveries: ?2 broadcast, or ?5 its wave */
+	[OB_EVENT_SUM] =
+		"INSERT INTO hook_outbox(created_ms, body, next_at_ms) VALUES"
+		" (?1, json_object('event', 'delivery.status', 'broadcast_id',"
+		" coalesce(?2, (SELECT broadcast_id FROM waves WHERE id = ?5)),"
+		" 'status', ?3, 'count', ?4, 'at_ms', ?1), ?1)",
+	[OB_ADD] =
+		"INSERT INTO hook_outbox(created_ms, body, next_at_ms)"
+		" VALUES (?1, ?2, ?1)",
+	[OB_HEAD] =
+		"SELECT id, body, attempts, created_ms, next_at_ms"
+		" FROM hook_outbox ORDER BY id LIMIT ?1",
+	[OB_NEXT] =
+		"SELECT next_at_ms FROM hook_outbox ORDER BY id LIMIT 1",
+	[OB_DELETE] = "DELETE FROM hook_outbox WHERE id BETWEEN ?1 AND ?2",
+	[OB_RETRY] =
+		"UPDATE hook_outbox SET attempts = attempts + 1,"
+		" next_at_ms = ?3 WHERE id BETWEEN ?1 AND ?2",
+	[OB_COUNT] = "SELECT count(*) FROM hook_outbox",
 };
 
 struct store_bcast {
 	sqlite3_stmt *st[BST_MAX];
+	bool hook;              /* record status changes in hook_outbox */
 };
 
 int store__bcast_open(struct store *s)
@@ -795,9 +858,21 @@ int store_wave_materialise(struct store *s, struct wave *w, bool all_groups,
 		if (r == 0)
 			changes = sqlite3_changes(s->db);
 	}
+	int64_t cursor0 = w->cursor;
 	if (r == 0 && changes > 0) {
 		bool null;
 		r = query_i64(s, STMT(s, WV_CURSOR), w->id, &w->cursor, &null);
+	}
+	if (r == 0 && changes > 0 && s->bcast->hook) {
+		_cleanup_stmt_ sqlite3_stmt *st = STMT(s, OB_EVENT_SKIPPED);
+		int rc = SQLITE_OK;
+		store__bind_i64(st, 1, w->id, &rc);
+		store__bind_i64(st, 2, now_ms, &rc);
+		store__bind_i64(st, 3, cursor0, &rc);
+		store__bind_i64(st, 4, w->cursor, &rc);
+		r = store__bind_check(s, st, rc);
+		if (r == 0)
+			r = store__exec(s, st);
 	}
 	bool done = r == 0 && (uint32_t)changes < chunk;
 	if (r == 0) {
@@ -921,6 +996,148 @@ int store_delivery_mark_sending(struct store *s, int64_t id, int chain_pos,
 	return r;
 }
 
+/* ---- the event hook's outbox ---- */
+
+void store_set_hook_enabled(struct store *s, bool on)
+{
+	if (s && s->bcast)
+		s->bcast->hook = on;
+}
+
+/* One event for delivery id, if its status is one the hook reports. */
+static int hook_one(struct store *s, int64_t id, int64_t now_ms)
+{
+	if (!s->bcast->hook)
+		return 0;
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, OB_EVENT_ONE);
+	int rc = SQLITE_OK;
+	store__bind_i64(st, 1, id, &rc);
+	store__bind_i64(st, 2, now_ms, &rc);
+	int r = store__bind_check(s, st, rc);
+	return r ?: store__exec(s, st);
+}
+
+static int hook_watermark(struct store *s, const struct receipt_in *in,
+			  enum delivery_status status)
+{
+	if (!s->bcast->hook)
+		return 0;
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, OB_EVENT_WM);
+	int rc = SQLITE_OK;
+	store__bind_str(st, 1, in->sender, &rc);
+	store__bind_i64(st, 2, in->now_ms, &rc);
+	store__bind_i64(st, 3, status, &rc);
+	store__bind_i64(st, 4, in->watermark_ms, &rc);
+	int r = store__bind_check(s, st, rc);
+	return r ?: store__exec(s, st);
+}
+
+/* One event for count deliveries of a broadcast (or of a wave's). */
+static int hook_summary(struct store *s, int64_t broadcast_id,
+			int64_t wave_id, enum delivery_status status,
+			int64_t count, int64_t now_ms)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, OB_EVENT_SUM);
+	int rc = SQLITE_OK;
+	store__bind_i64(st, 1, now_ms, &rc);
+	if (broadcast_id)
+		store__bind_i64(st, 2, broadcast_id, &rc);
+	store__bind_str(st, 3, delivery_status_name(status), &rc);
+	store__bind_i64(st, 4, count, &rc);
+	store__bind_i64(st, 5, wave_id, &rc);
+	int r = store__bind_check(s, st, rc);
+	return r ?: store__exec(s, st);
+}
+
+int store_hook_outbox_add(struct store *s, const char *body, int64_t now_ms,
+			  int64_t *ret_id)
+{
+	if (!body)
+		return -EINVAL;
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, OB_ADD);
+	int rc = SQLITE_OK;
+	store__bind_i64(st, 1, now_ms, &rc);
+	store__bind_str(st, 2, body, &rc);
+	int r = store__bind_check(s, st, rc);
+	if (r == 0)
+		r = store__exec(s, st);
+	if (r == 0 && ret_id)
+		*ret_id = sqlite3_last_insert_rowid(s->db);
+	return r;
+}
+
+int store_hook_outbox_head(struct store *s, uint32_t limit,
+			   int (*cb)(const struct hook_event_row *e,
+				     void *ud), void *ud)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, OB_HEAD);
+	int rc = SQLITE_OK;
+	store__bind_i64(st, 1, limit ? (int64_t)limit : -1, &rc);
+	int r = store__bind_check(s, st, rc);
+	while (r == 0 && (r = store__step(s, st)) == 1) {
+		struct hook_event_row e = {
+			.id = sqlite3_column_int64(st, 0),
+			.body = (const char *)sqlite3_column_text(st, 1),
+			.attempts = sqlite3_column_int(st, 2),
+			.created_ms = sqlite3_column_int64(st, 3),
+			.next_at_ms = sqlite3_column_int64(st, 4),
+		};
+		if (!e.body)
+			e.body = "";
+		r = cb(&e, ud);
+	}
+	return r;
+}
+
+int store_hook_outbox_next(struct store *s, int64_t *ret_ms)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, OB_NEXT);
+	int r = store__step(s, st);
+	if (r == 0)
+		return -ENOENT;
+	if (r < 0)
+		return r;
+	*ret_ms = sqlite3_column_int64(st, 0);
+	return 0;
+}
+
+static int outbox_range(struct store *s, int which, int64_t first,
+			int64_t last, int64_t next_at_ms)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, which);
+	int rc = SQLITE_OK;
+	store__bind_i64(st, 1, first, &rc);
+	store__bind_i64(st, 2, last, &rc);
+	if (which == OB_RETRY)
+		store__bind_i64(st, 3, next_at_ms, &rc);
+	int r = store__bind_check(s, st, rc);
+	if (r == 0)
+		r = store__exec(s, st);
+	return r < 0 ? r : sqlite3_changes(s->db);
+}
+
+int store_hook_outbox_delete(struct store *s, int64_t first_id,
+			     int64_t last_id)
+{
+	return outbox_range(s, OB_DELETE, first_id, last_id, 0);
+}
+
+int store_hook_outbox_retry(struct store *s, int64_t first_id,
+			    int64_t last_id, int64_t next_at_ms)
+{
+	return outbox_range(s, OB_RETRY, first_id, last_id, next_at_ms);
+}
+
+int store_hook_outbox_count(struct store *s, int64_t *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, OB_COUNT);
+	int r = store__step(s, st);
+	if (r < 0)
+		return r;
+	*ret = r == 1 ? sqlite3_column_int64(st, 0) : 0;
+	return 0;
+}
+
 int store_delivery_update(struct store *s, const struct delivery_update *u)
 {
 	int r = store_begin(s);
@@ -950,7 +1167,8 @@ int store_delivery_update(struct store *s, const struct delivery_update *u)
 		if (r == 0)
 			r = store__exec(s, st);
 	}
-	if (r == 0 && sqlite3_changes(s->db) == 0) {
+	bool moved = r == 0 && sqlite3_changes(s->db) > 0;
+	if (r == 0 && !moved) {
 		/* A receipt moved it on already: never back to "sent". */
 		_cleanup_stmt_ sqlite3_stmt *st = STMT(s, DL_UPDATE_LATE);
 		int rc = SQLITE_OK;
@@ -987,6 +1205,8 @@ int store_delivery_update(struct store *s, const struct delivery_update *u)
 		if (r == 0)
 			r = store__exec(s, st);
 	}
+	if (r == 0 && moved && u->status >= DS_SENT)
+		r = hook_one(s, u->id, u->now_ms);
 	if (r < 0) {
 		store_rollback(s);
 		return r;
@@ -1012,20 +1232,42 @@ int store_delivery_recover(struct store *s, int64_t now_ms)
 	return exec_changes(s, DL_RECOVER, now_ms, 0);
 }
 
+/* A bulk change, and with the hook one summary event, atomically. */
+static int exec_bulk(struct store *s, int which, int64_t broadcast_id,
+		     int64_t wave_id, enum delivery_status status,
+		     int64_t now_ms)
+{
+	if (!s->bcast->hook)
+		return exec_changes(s, which, broadcast_id ?: wave_id, now_ms);
+	int r = store_begin(s);
+	if (r < 0)
+		return r;
+	int n = exec_changes(s, which, broadcast_id ?: wave_id, now_ms);
+	r = n;
+	if (n > 0)
+		r = hook_summary(s, broadcast_id, wave_id, status, n, now_ms);
+	if (r < 0) {
+		store_rollback(s);
+		return r;
+	}
+	r = store_commit(s);
+	return r < 0 ? r : n;
+}
+
 int store_wave_expire(struct store *s, int64_t wave_id, int64_t now_ms)
 {
-	return exec_changes(s, DL_EXPIRE, wave_id, now_ms);
+	return exec_bulk(s, DL_EXPIRE, 0, wave_id, DS_EXPIRED, now_ms);
 }
 
 int store_broadcast_cancel_queued(struct store *s, int64_t id, int64_t now_ms)
 {
-	return exec_changes(s, DL_CANCEL, id, now_ms);
+	return exec_bulk(s, DL_CANCEL, id, 0, DS_CANCELLED, now_ms);
 }
 
 int store_broadcast_requeue_failed(struct store *s, int64_t id,
 				   int64_t now_ms)
 {
-	return exec_changes(s, DL_REQUEUE, id, now_ms);
+	return exec_bulk(s, DL_REQUEUE, id, 0, DS_QUEUED, now_ms);
 }
 
 int store_broadcast_counts(struct store *s, int64_t id, enum count_by by,
@@ -1064,6 +1306,7 @@ int store_delivery_list(struct store *s, const struct delivery_filter *f,
 	store__bind_i64(st, 4, f->group_id, &rc);
 	store__bind_str(st, 5, f->channel, &rc);
 	store__bind_i64(st, 6, f->limit ? (int64_t)f->limit : -1, &rc);
+	store__bind_i64(st, 7, f->sent_before_ms, &rc);
 	int r = store__bind_check(s, st, rc);
 	while (r == 0 && (r = store__step(s, st)) > 0) {
 		struct delivery_row d = {
@@ -1273,6 +1516,8 @@ int store_receipt_apply(struct store *s, const struct receipt_in *in,
 				  "undelivered", in->now_ms, &changes);
 			break;
 		}
+		if (r == 0 && changes)
+			r = hook_one(s, id, in->now_ms);
 		if (r == 0)
 			out = changes ? RO_APPLIED :
 			      (in->kind == RK_DELIVERED && status == DS_DELIVERED)
@@ -1282,6 +1527,9 @@ int store_receipt_apply(struct store *s, const struct receipt_in *in,
 	} else if (r == -ENOENT && in->watermark_ms > 0 && in->sender &&
 		   *in->sender && in->kind != RK_FAILED) {
 		r = watermark_apply(s, in, &changes);
+		if (r == 0 && changes)
+			r = hook_watermark(s, in, in->kind == RK_READ ?
+					   DS_READ : DS_DELIVERED);
 		if (r == 0)
 			out = changes ? RO_APPLIED : RO_DUPLICATE;
 	} else if (r == -ENOENT) {
@@ -1499,4 +1747,34 @@ int store_household_history(struct store *s, int64_t household_id,
 		r = cb(&h, ud);
 	}
 	return r;
+}
+
+int store_broadcast_started(struct store *s, int64_t id, int64_t *ret_ms)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, DL_STARTED);
+	int rc = SQLITE_OK;
+	store__bind_i64(st, 1, id, &rc);
+	int r = store__bind_check(s, st, rc);
+	if (r == 0)
+		r = store__step(s, st);
+	if (r < 0)
+		return r;
+	*ret_ms = r > 0 ? sqlite3_column_int64(st, 0) : 0;
+	return 0;
+}
+
+int store_broadcast_final_since(struct store *s, int64_t id, int64_t since_ms,
+				int64_t *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, DL_FINAL_SINCE);
+	int rc = SQLITE_OK;
+	store__bind_i64(st, 1, id, &rc);
+	store__bind_i64(st, 2, since_ms, &rc);
+	int r = store__bind_check(s, st, rc);
+	if (r == 0)
+		r = store__step(s, st);
+	if (r < 0)
+		return r;
+	*ret = r > 0 ? sqlite3_column_int64(st, 0) : 0;
+	return 0;
 }

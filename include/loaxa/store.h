@@ -28,8 +28,9 @@
 #include "loaxa/model.h"
 
 /* Schema version this binary writes (PRAGMA user_version).
- * 1: groups, households, phones; 2: their indexes and the meta table. */
-#define STORE_SCHEMA_VERSION 4
+ * 1: groups, households, phones; 2: their indexes and the meta table;
+ * 3: broadcasts; 4: receipts and replies; 5: the event hook's outbox. */
+#define STORE_SCHEMA_VERSION 5
 
 struct store;
 
@@ -292,6 +293,7 @@ struct delivery_filter {
 	const char *channel;    /* NULL any */
 	int64_t after_id;
 	uint32_t limit;
+	int64_t sent_before_ms; /* 0 any; else sent_ms < this */
 };
 int store_delivery_list(struct store *s, const struct delivery_filter *f,
 			int (*cb)(const struct delivery_row *r, void *ud),
@@ -311,6 +313,45 @@ int store_token_get(struct store *s, const char *channel,
 		    struct token_rec *ret);
 int store_token_put(struct store *s, const char *channel,
 		    const struct token_rec *t);
+
+/* ---- the event hook's outbox (store-broadcast.c) ----
+ *
+ * With the hook enabled, each change of a delivery to sent, delivered,
+ * read, failed, expired, cancelled or skipped by store_delivery_update()
+ * or store_receipt_apply() adds an event to the outbox in the same
+ * transaction as the change:
+ *   {"event":"delivery.status","delivery_id":1,"broadcast_id":2,
+ *    "household_id":3,"status":"sent","channel":"zns","code":null,
+ *    "at_ms":1700000000000}
+ * and store_wave_expire/store_broadcast_cancel_queued/
+ * store_broadcast_requeue_failed add one summary event for the rows they
+ * changed: {"event":"delivery.status","broadcast_id":2,"status":"expired",
+ * "count":40,"at_ms":...} ("queued" for a requeue). No phone, no name, no
+ * text. Off by default (nothing recorded). */
+void store_set_hook_enabled(struct store *s, bool on);
+struct hook_event_row {
+	int64_t id;
+	const char *body;       /* JSON object; valid during the callback */
+	int attempts;
+	int64_t created_ms, next_at_ms;
+};
+/* Add an event (body: a JSON object) due now. */
+int store_hook_outbox_add(struct store *s, const char *body, int64_t now_ms,
+			  int64_t *ret_id);
+/* The oldest limit events (0 = all), by id, due or not; cb returning
+ * non-zero stops and is returned. */
+int store_hook_outbox_head(struct store *s, uint32_t limit,
+			   int (*cb)(const struct hook_event_row *e,
+				     void *ud), void *ud);
+/* next_at of the oldest event; -ENOENT when the outbox is empty. */
+int store_hook_outbox_next(struct store *s, int64_t *ret_ms);
+/* Delete the events first_id..last_id (sent); or count an attempt and set
+ * their next_at (failed). Return the number of rows. */
+int store_hook_outbox_delete(struct store *s, int64_t first_id,
+			     int64_t last_id);
+int store_hook_outbox_retry(struct store *s, int64_t first_id,
+			    int64_t last_id, int64_t next_at_ms);
+int store_hook_outbox_count(struct store *s, int64_t *ret);
 
 /* ---- receipts and replies (store-broadcast.c) ---- */
 
@@ -374,6 +415,12 @@ int store_reply_list(struct store *s, const struct reply_filter *f,
 /* Deliveries of a broadcast sent before before_ms with no receipt yet
  * ("sent, unconfirmed"). */
 int store_broadcast_unconfirmed(struct store *s, int64_t id, int64_t before_ms,
+				int64_t *ret);
+/* The first sent_ms of a broadcast's deliveries; 0 when none was sent. */
+int store_broadcast_started(struct store *s, int64_t id, int64_t *ret_ms);
+/* Deliveries of a broadcast that became final (neither queued nor sending)
+ * at or after since_ms. */
+int store_broadcast_final_since(struct store *s, int64_t id, int64_t since_ms,
 				int64_t *ret);
 /* RSVP of a meeting: the latest answer of each household counts. */
 int store_rsvp_counts(struct store *s, int64_t broadcast_id,
