@@ -1922,7 +1922,16 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 		a->counts_at = 0;
 	if (rc.status >= 500 && !rc.json && !rc.raw)
 		api__reply_error(&rc, 500, "internal", "no answer");
-	log_debug(LOG_API, "%s %s -> %u", method, url, rc.status);
+	/* A webhook path may carry a secret (the eSMS callback): log the
+	 * listener and the provider only. */
+	if (l->webhook) {
+		const char *p = strncmp(url, "/webhooks/", 10) == 0 ? url + 10
+								    : "";
+		int n = (int)strcspn(p, "/?");
+		log_debug(LOG_WEBHOOK, "%s /webhooks/%.*s -> %u", method,
+			  n > 16 ? 16 : n, p, rc.status);
+	} else
+		log_debug(LOG_API, "%s %s -> %u", method, url, rc.status);
 	enum MHD_Result ret = queue(conn, &rc);
 	json_decref(rc.json);
 	free(rc.raw);
