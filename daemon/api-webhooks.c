@@ -322,17 +322,6 @@ static void h_esms(struct api_webhooks *w, struct rctx *rc)
 	webhook_event_list_clear(&l);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode application/x-www-form-urlencoded in place into p (pointers into
  * buf). -EINVAL on a bad escape or too many parameters. */
 static int form_decode(char *buf, struct params *p)
@@ -355,8 +344,9 @@ static int form_decode(char *buf, struct params *p)
 				if (*in == '+') {
 					*out = ' ';
 				} else if (*in == '%') {
-					int hi = hexval(in[1]),
-					    lo = hi < 0 ? -1 : hexval(in[2]);
+					int hi = util_hexdigit(in[1]);
+					int lo = hi < 0 ? -1 :
+						util_hexdigit(in[2]);
 					if (lo < 0)
 						return -EINVAL;
 					*out = (char)(hi * 16 + lo);

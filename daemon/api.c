@@ -1941,17 +1941,6 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 	return ret;
 }
 
-static int hexdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decoding of paths and query values, except that "%00" stays as
  * it is: a NUL would silently cut "13%00junk" to "13". */
 static size_t unescape_cb(void *cls, struct MHD_Connection *c, char *s)
@@ -1961,8 +1950,8 @@ static size_t unescape_cb(void *cls, struct MHD_Connection *c, char *s)
 	char *w = s;
 	for (const char *r = s; *r; r++) {
 		int hi, lo;
-		if (*r == '%' && (hi = hexdigit(r[1])) >= 0 &&
-		    (lo = hexdigit(r[2])) >= 0 && (hi | lo)) {
+		if (*r == '%' && (hi = util_hexdigit(r[1])) >= 0 &&
+		    (lo = util_hexdigit(r[2])) >= 0 && (hi | lo)) {
 			*w++ = (char)(hi * 16 + lo);
 			r += 2;
 		} else {

@@ -350,7 +350,7 @@ static int parse_tdata(struct chan *c, const char *map)
 
 /* (Re)build a channel from its config section; secrets read now. */
 static int chan_setup(struct chan *c, const struct config_channel *cc,
-		      const struct config *cfg, char *err, size_t errsz)
+		      char *err, size_t errsz)
 {
 	int r;
 	c->cfg = cc;
@@ -405,7 +405,6 @@ static int chan_setup(struct chan *c, const struct config_channel *cc,
 	if (r == 0 && c->segs.rate != cc->segment_rate)
 		r = limiter_init(&c->segs, cc->segment_rate);
 	c->br_cooldown = cc->breaker_cooldown_ms;
-	(void)cfg;
 	/* A reload is the operator's answer to a paused channel. */
 	if (c->state == CS_AUTH_FAILED || c->state == CS_CONFIG_ERROR) {
 		c->state = CS_OK;
@@ -459,7 +458,7 @@ static int build_channels(struct engine *e, const struct config *cfg,
 				return -ENOMEM;
 			c->e = e;
 		}
-		int r = chan_setup(c, cc, cfg, err, errsz);
+		int r = chan_setup(c, cc, err, errsz);
 		c->next = keep;
 		keep = c;
 		if (r < 0) {
@@ -1255,10 +1254,9 @@ static int pick_cb(const struct delivery *d, void *ud)
 			}
 			return 0;
 		}
-		if (j->sms_segments > 0 &&
-		    limiter_wait(&c->segs, p->now, j->sms_segments)) {
-			uint64_t w = limiter_wait(&c->segs, p->now,
-						  j->sms_segments);
+		uint64_t w = j->sms_segments > 0 ?
+			limiter_wait(&c->segs, p->now, j->sms_segments) : 0;
+		if (w) {
 			if (p->now + w < p->wake)
 				p->wake = p->now + w;
 			channel_request_clear(&j->req);

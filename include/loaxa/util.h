@@ -53,6 +53,18 @@ int64_t util_now_ms(void);
  * Returns 0, or -EINVAL (not a number) / -ERANGE (out of bounds). */
 int util_parse_int64(const char *s, int64_t min, int64_t max, int64_t *ret);
 
+/* The value of a hexadecimal digit, or -1. */
+static inline int util_hexdigit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* strdup that never returns NULL on non-NULL input unless out of memory. */
 char *util_strndup(const char *s, size_t n);
 
