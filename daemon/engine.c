@@ -989,11 +989,13 @@ static void job_done_cb(void *ud, const struct http_response *resp)
 			 * deadline; expiry records the outcome. */
 			delay = e->cfg->retry_max_ms;
 		}
+		/* A retry due after the last moment a request may start is
+		 * moved to that moment; past it, the delivery waits and the
+		 * wave's expiry records it at the deadline, never early. */
 		u.next_at_ms = (int64_t)(now + delay);
-		if (u.next_at_ms + DEADLINE_MARGIN_MS >= j->expires_ms) {
-			u.status = DS_EXPIRED;
-			u.code = "expired";
-		}
+		int64_t last = j->expires_ms - DEADLINE_MARGIN_MS;
+		if (u.next_at_ms > last)
+			u.next_at_ms = last > (int64_t)now ? last : (int64_t)now;
 		break;
 	}
 	}
