@@ -91,8 +91,8 @@ static check_fn check_subsys_list, check_quiet_hours, check_timezone,
 	check_template, check_chain, check_driver, check_url,
 	check_secret_ref, check_token, check_template_data, check_brandname,
 	check_sms_type, check_e164, check_messaging_type, check_tag,
-	check_public_url, check_rsvp_words;
-static set_fn set_quiet_hours, set_chain, set_driver;
+	check_public_url, check_rsvp_words, check_approval;
+static set_fn set_quiet_hours, set_chain, set_driver, set_approval;
 
 /* X(section, key, type, default, min, max, reloadable, field, check, set,
  *   doc).
@@ -117,6 +117,10 @@ static set_fn set_quiet_hours, set_chain, set_driver;
 	  check_subsys_list, NULL,                                          \
 	  "Subsystems logged at debug level anyway, comma-separated, e.g. " \
 	  "store,http.")                                                    \
+	X("daemon", "retention", CFG_DURATION, "365d", 86400 * 1000,        \
+	  UINT64_C(3650) * 86400 * 1000, true, retention_ms, NULL, NULL,    \
+	  "Delivery details of broadcasts finished longer ago are pruned; " \
+	  "counts stay.")                                                   \
 	X("api", "socket", CFG_PATH, "/run/loaxa/api.sock", 0, 0, false,    \
 	  api_socket, NULL, NULL,                                           \
 	  "Unix socket of the HTTP API, used by the loaxa command (max 107 "\
@@ -130,8 +134,8 @@ static set_fn set_quiet_hours, set_chain, set_driver;
 	  "empty = off.")                                                   \
 	X("api", "token_file", CFG_PATH, "", 0, 0, false, api_token_file,   \
 	  NULL, NULL,                                                       \
-	  "File with the bearer token TCP clients must send; required with "\
-	  "listen.")                                                        \
+	  "File with a bearer token that acts as an admin; empty = personal "\
+	  "tokens only.")                                                   \
 	X("api", "max_body", CFG_SIZE, "64M", 1024, 1024 * 1024 * 1024,     \
 	  true, api_max_body, NULL, NULL,                                   \
 	  "Largest request body the API accepts (a number with K, M or G).")\
@@ -167,6 +171,10 @@ static set_fn set_quiet_hours, set_chain, set_driver;
 	X("broadcast", "sms_warn_segments", CFG_UINT, "3", 1, 20, true,     \
 	  sms_warn_segments, NULL, NULL,                                    \
 	  "The loaxa command warns when an SMS needs more parts (1..20).")  \
+	X("broadcast", "approval", CFG_STRING, "urgent-all", 0, 0, true,    \
+	  approval, check_approval, set_approval,                           \
+	  "Sends a second official must approve: off, urgent-all, urgent "  \
+	  "or all.")                                                        \
 	X("templates", "meeting", CFG_STRING, TMPL_MEETING_DEFAULT, 0, 0,   \
 	  true, tmpl_meeting, check_template, NULL,                         \
 	  "Meeting invitation; {name} {group} {title} {time} {place} "      \
@@ -232,6 +240,18 @@ static set_fn set_quiet_hours, set_chain, set_driver;
 	X("hooks", "allow_http", CFG_BOOL, "no", 0, 0, true,                \
 	  hook_allow_http, NULL, NULL,                                      \
 	  "Allow a plain http:// url: for a receiver on this machine.")     \
+	X("console", "enabled", CFG_BOOL, "yes", 0, 0, false,               \
+	  console_enabled, NULL, NULL,                                      \
+	  "Serve the web console at / on the [api] listen address.")        \
+	X("console", "session_lifetime", CFG_DURATION, "12h", 5 * 60 * 1000,\
+	  UINT64_C(30) * 86400 * 1000, true, session_lifetime_ms, NULL,     \
+	  NULL, "A console login lasts this long without use (5m..30d).")  \
+	X("console", "secure_cookie", CFG_BOOL, "no", 0, 0, true,           \
+	  secure_cookie, NULL, NULL,                                        \
+	  "Mark the session cookie Secure: yes behind a TLS reverse proxy.")\
+	X("console", "login_attempts", CFG_UINT, "5", 1, 1000, true,        \
+	  login_attempts, NULL, NULL,                                       \
+	  "Failed logins per name and address in 15 minutes before a wait.")\
 	X("route", "chain", CFG_STRING, "", 0, 0, true, route, check_chain, \
 	  set_chain,                                                        \
 	  "Channels to try in turn: [channel.NAME] names, comma-separated.")
@@ -400,12 +420,14 @@ CONFIG_KEYS(KEY_ASSERT)
 CHANNEL_KEYS(CH_KEY_ASSERT)
 
 enum { SECT_DAEMON, SECT_API, SECT_BROADCAST, SECT_TEMPLATES,
-       SECT_WEBHOOKS, SECT_HOOKS, SECT_ROUTE, SECT_GROUPS, NSECT };
+       SECT_WEBHOOKS, SECT_HOOKS, SECT_CONSOLE, SECT_ROUTE, SECT_GROUPS,
+       NSECT };
 enum { SECT_NONE = -1, SECT_SKIP = -2, SECT_CHANNEL = -3 };
 static const char *const sections[NSECT] = {
 	[SECT_DAEMON] = "daemon",       [SECT_API] = "api",
 	[SECT_BROADCAST] = "broadcast", [SECT_TEMPLATES] = "templates",
 	[SECT_WEBHOOKS] = "webhooks",   [SECT_HOOKS] = "hooks",
+	[SECT_CONSOLE] = "console",
 	[SECT_ROUTE] = "route",         [SECT_GROUPS] = "groups",
 };
 
@@ -1131,6 +1153,37 @@ static int check_timezone(const char *v, struct buf *norm, char *why,
 	if (!norm || !name)
 		return 0;
 	return buf_append(norm, name, strlen(name)) < 0 ? -ENOMEM : 1;
+}
+
+static const char *const approval_names[] = {
+	[APPROVAL_OFF] = "off", [APPROVAL_URGENT_ALL] = "urgent-all",
+	[APPROVAL_URGENT] = "urgent", [APPROVAL_ALL] = "all",
+};
+
+const char *config_approval_name(enum approval_mode m)
+{
+	return (unsigned)m < ARRAY_SIZE(approval_names) ? approval_names[m]
+							: "?";
+}
+
+static int check_approval(const char *v, struct buf *norm, char *why,
+			  size_t whysz)
+{
+	(void)norm;
+	for (size_t i = 0; i < ARRAY_SIZE(approval_names); i++)
+		if (strcasecmp(v, approval_names[i]) == 0)
+			return 0;
+	return reason(-EINVAL, why, whysz,
+		      "expected off, urgent-all, urgent or all");
+}
+
+static int set_approval(void *obj, const char *v)
+{
+	struct config *c = obj;
+	for (size_t i = 0; i < ARRAY_SIZE(approval_names); i++)
+		if (strcasecmp(v, approval_names[i]) == 0)
+			c->approval = (enum approval_mode)i;
+	return 0;
 }
 
 static int check_template(const char *v, struct buf *norm, char *why,
@@ -3049,13 +3102,6 @@ static void cross_check(struct parser *ps)
 {
 	const struct config *c = ps->c;
 	char ev[CFG_ESC_MAX];
-
-	if (!ps->key_bad[KC_api_listen] && !ps->key_bad[KC_api_token_file] &&
-	    *c->api_listen && !*c->api_token_file)
-		perr(ps, ps->key_line[KC_api_listen],
-		     "[api] listen = %s: token_file must be set too (TCP "
-		     "clients authenticate with the token in it)",
-		     escape(c->api_listen, ev, sizeof ev));
 
 	if (!ps->key_bad[KC_api_socket] &&
 	    strlen(c->api_socket) > CFG_SUN_PATH_MAX)

@@ -486,7 +486,7 @@ static int by_name(const void *a, const void *b, void *ud)
 
 struct db_figures {
 	struct store_counts counts;
-	int64_t broadcasts[BS_DONE + 1];
+	int64_t broadcasts[BS_MAX];
 	int64_t queue_urgent, queue_normal, oldest_ms;
 };
 
@@ -502,7 +502,7 @@ static void write_db(struct w *w, const struct metrics *m,
 	value_i64(w, f->counts.opted_out);
 
 	family(w, "loaxa_broadcasts", "gauge", "Broadcasts by state.");
-	for (int st = 0; st <= BS_DONE; st++) {
+	for (int st = 0; st < BS_MAX; st++) {
 		sample(w, "loaxa_broadcasts");
 		label(w, "state", bcast_state_name((enum bcast_state)st));
 		value_i64(w, f->broadcasts[st]);

@@ -466,7 +466,8 @@ int delivery_status_parse(const char *s, enum delivery_status *ret)
 const char *bcast_state_name(enum bcast_state s)
 {
 	static const char *const n[] = { "scheduled", "active", "paused",
-					 "cancelled", "done" };
+					 "cancelled", "done",
+					 "awaiting_approval" };
 	return (unsigned)s < ARRAY_SIZE(n) ? n[s] : "unknown";
 }
 

@@ -199,17 +199,17 @@ int store_metrics_receipts(struct store *s, int64_t after_id,
 	return 0;
 }
 
-int store_metrics_broadcasts(struct store *s, int64_t ret[BS_DONE + 1])
+int store_metrics_broadcasts(struct store *s, int64_t ret[BS_MAX])
 {
 	sqlite3_stmt *raw;
 	int r = ms_stmt(s, MS_BROADCASTS, &raw);
 	if (r < 0)
 		return r;
 	_cleanup_stmt_ sqlite3_stmt *st = raw;
-	int64_t n[BS_DONE + 1] = { 0 };
+	int64_t n[BS_MAX] = { 0 };
 	while ((r = store__step(s, st)) > 0) {
 		int64_t state = sqlite3_column_int64(st, 0);
-		if (state >= 0 && state <= BS_DONE)
+		if (state >= 0 && state < BS_MAX)
 			n[state] = sqlite3_column_int64(st, 1);
 	}
 	if (r < 0)

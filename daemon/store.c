@@ -212,6 +212,62 @@ static const char *const migrations[] = {
 	" body TEXT NOT NULL,"
 	" attempts INTEGER NOT NULL DEFAULT 0,"
 	" next_at_ms INTEGER NOT NULL);",
+
+	/* 6: people. Users with a role (1 manager, 2 official, 3 admin),
+	 * the groups a manager keeps, personal API tokens and console
+	 * sessions (only hashes of their secrets), the audit log, and who
+	 * asked for and approved a broadcast. */
+	"CREATE TABLE users ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	" display_name TEXT NOT NULL DEFAULT '',"
+	" role INTEGER NOT NULL,"
+	" pw_hash TEXT,"
+	" unix_uid INTEGER UNIQUE,"
+	" disabled INTEGER NOT NULL DEFAULT 0,"
+	" created_ms INTEGER NOT NULL,"
+	" updated_ms INTEGER NOT NULL);"
+	"CREATE TABLE user_groups ("
+	" user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	" group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+	" PRIMARY KEY (user_id, group_id)) WITHOUT ROWID;"
+	"CREATE INDEX user_groups_group ON user_groups(group_id);"
+	"CREATE TABLE api_tokens ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	" hash TEXT NOT NULL UNIQUE,"
+	" label TEXT NOT NULL DEFAULT '',"
+	" created_ms INTEGER NOT NULL,"
+	" last_used_ms INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE sessions ("
+	" hash TEXT PRIMARY KEY,"
+	" user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	" csrf TEXT NOT NULL,"
+	" origin TEXT NOT NULL DEFAULT '',"
+	" created_ms INTEGER NOT NULL,"
+	" seen_ms INTEGER NOT NULL,"
+	" expires_ms INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX sessions_user ON sessions(user_id);"
+	"CREATE TABLE audit ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" at_ms INTEGER NOT NULL,"
+	" user_name TEXT NOT NULL,"
+	" role INTEGER NOT NULL DEFAULT 0,"
+	" origin TEXT NOT NULL,"
+	" action TEXT NOT NULL,"
+	" target TEXT NOT NULL DEFAULT '',"
+	" status INTEGER NOT NULL DEFAULT 0,"
+	" detail TEXT NOT NULL DEFAULT '');"
+	"ALTER TABLE broadcasts ADD COLUMN requested_by TEXT;"
+	"ALTER TABLE broadcasts ADD COLUMN approved_by TEXT;"
+	"ALTER TABLE broadcasts ADD COLUMN approved_ms INTEGER;",
+
+	/* 7: retention. A pruned broadcast keeps its counts in summary (the
+	 * JSON of its per-status, group, channel and RSVP counts). */
+	"ALTER TABLE broadcasts ADD COLUMN pruned_ms INTEGER;"
+	"ALTER TABLE broadcasts ADD COLUMN summary TEXT;"
+	"CREATE INDEX broadcasts_finished ON broadcasts(finished_ms)"
+	" WHERE finished_ms > 0 AND pruned_ms IS NULL;",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION,

@@ -5,7 +5,11 @@ set -eu
 pkgs="meson ninja-build pkg-config gcc clang libclang-rt-14-dev
 libuv1-dev libcurl4-openssl-dev libsqlite3-dev libinih-dev libjansson-dev
 libmicrohttpd-dev libsystemd-dev libcmocka-dev libssl-dev python3 sqlite3 curl
-debhelper dpkg-dev fakeroot python3-prometheus-client"
+libsodium-dev debhelper dpkg-dev fakeroot python3-prometheus-client"
+# The test command also drives the web console in a real headless browser.
+if [ "${1:-}" = "--test" ]; then
+	pkgs="$pkgs chromium chromium-driver python3-selenium"
+fi
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||

@@ -8,7 +8,7 @@
 # "N passed, N failed" counted from both runs' test logs.
 set -u
 cd "$(dirname "$0")/.."
-sh scripts/deps.sh || exit 1
+sh scripts/deps.sh --test || exit 1
 
 export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"

@@ -72,6 +72,11 @@ struct config_channel {
 	uint64_t breaker_cooldown_ms; /* default 30s */
 };
 
+/* [broadcast] approval: which broadcasts wait for a second official. */
+enum approval_mode { APPROVAL_OFF, APPROVAL_URGENT_ALL /* urgent notices
+		     to every group */, APPROVAL_URGENT, APPROVAL_ALL };
+const char *config_approval_name(enum approval_mode m);
+
 struct config {
 	char *path;
 
@@ -80,12 +85,15 @@ struct config {
 	char *database;           /* path; default "" = <state_dir>/loaxa.db */
 	enum log_level log_level; /* enum; reloadable */
 	char *log_debug;          /* comma list of subsystems; reloadable */
+	uint64_t retention_ms;    /* duration; default 365d; reloadable:
+				     details of broadcasts finished longer
+				     ago are pruned, counts kept */
 
 	/* [api] */
 	char *api_socket;         /* path; default /run/loaxa/api.sock */
 	uint32_t api_socket_mode; /* octal, 0600..0666; default 0660 */
 	char *api_listen;         /* "" = off, else HOST:PORT (TCP) */
-	char *api_token_file;     /* required when api_listen is set */
+	char *api_token_file;     /* optional: a token that acts as admin */
 	uint64_t api_max_body;    /* size; default 64M */
 	uint32_t api_max_connections; /* default 64 */
 	uint64_t api_timeout_ms;  /* duration; default 30s */
@@ -104,6 +112,7 @@ struct config {
 	uint32_t fanout_chunk;    /* households per chunk, 100..100000,
 				     default 5000 */
 	uint32_t sms_warn_segments; /* CLI warns above this, default 3 */
+	enum approval_mode approval; /* default urgent-all; reloadable */
 
 	/* [templates] (validated with template_check; reloadable) */
 	char *tmpl_meeting;
@@ -136,6 +145,12 @@ struct config {
 	char *hook_secret_file;   /* secret ref: HMAC-SHA256 of the body in
 				     X-Loaxa-Signature: sha256=<hex> */
 	bool hook_allow_http;     /* default no */
+
+	/* [console]: the web console on [api] listen */
+	bool console_enabled;     /* default yes; not reloadable */
+	uint64_t session_lifetime_ms; /* idle lifetime, default 12h */
+	bool secure_cookie;       /* default no */
+	uint32_t login_attempts;  /* per name+address per 15 min, default 5 */
 
 	/* [route] chain = names of [channel.NAME] sections, in order */
 	char **route;

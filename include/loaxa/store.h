@@ -30,7 +30,7 @@
 /* Schema version this binary writes (PRAGMA user_version).
  * 1: groups, households, phones; 2: their indexes and the meta table;
  * 3: broadcasts; 4: receipts and replies; 5: the event hook's outbox. */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 7
 
 struct store;
 
@@ -131,7 +131,9 @@ int store_counts(struct store *s, struct store_counts *ret);
 
 enum bcast_kind { BK_MEETING = 0, BK_NOTICE = 1 };
 enum bcast_state { BS_SCHEDULED = 0, BS_ACTIVE = 1, BS_PAUSED = 2,
-		   BS_CANCELLED = 3, BS_DONE = 4 };
+		   BS_CANCELLED = 3, BS_DONE = 4,
+		   BS_AWAITING = 5 /* a second official must approve */,
+		   BS_MAX };
 enum wave_state { WS_PENDING = 0, WS_MATERIALISING = 1, WS_READY = 2,
 		  WS_DONE = 3 };
 enum delivery_status {
@@ -498,6 +500,6 @@ int store_metrics_receipts(struct store *s, int64_t after_id,
 				     enum receipt_outcome outcome, void *ud),
 			   void *ud);
 /* Broadcasts by state: ret[state] (states out of range are not counted). */
-int store_metrics_broadcasts(struct store *s, int64_t ret[BS_DONE + 1]);
+int store_metrics_broadcasts(struct store *s, int64_t ret[BS_MAX]);
 
 #endif

@@ -1,0 +1,1 @@
+/* api-auth.c: being written */

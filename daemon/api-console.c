@@ -1,0 +1,1 @@
+/* api-console.c: being written */

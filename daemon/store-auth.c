@@ -1,0 +1,1 @@
+/* store-auth.c: being written */

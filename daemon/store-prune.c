@@ -1,0 +1,1 @@
+/* store-prune.c: being written */
