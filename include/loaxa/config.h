@@ -18,7 +18,13 @@
 
 #include "loaxa/log.h"
 
+/* The installed configuration: <sysconfdir>/loaxa/loaxa.ini, /etc/loaxa/
+ * for a /usr install or a Debian package. */
+#ifdef LOAXA_SYSCONFDIR
+#define CONFIG_DEFAULT_PATH LOAXA_SYSCONFDIR "/loaxa/loaxa.ini"
+#else
 #define CONFIG_DEFAULT_PATH "/etc/loaxa/loaxa.ini"
+#endif
 #define CONFIG_GROUP_CODE_MAX 32
 #define CONFIG_GROUP_NAME_MAX 120   /* bytes of UTF-8 */
 

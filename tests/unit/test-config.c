@@ -230,7 +230,7 @@ static void test_key_table(void **state)
 	(void)state;
 	const struct config_key_info *k = NULL;
 	size_t n = config_keys(&k);
-	assert_int_equal(n, 11 + 8 + 3 + 12 + 3 + 1 + 29);
+	assert_int_equal(n, 12 + 8 + 3 + 13 + 3 + 4 + 1 + 29);
 	assert_non_null(k);
 	for (size_t i = 0; i < n; i++) {
 		char why[256] = "";
@@ -241,12 +241,15 @@ static void test_key_table(void **state)
 			    strcmp(k[i].section, "templates") == 0 ||
 			    strcmp(k[i].section, "webhooks") == 0 ||
 			    strcmp(k[i].section, "hooks") == 0 ||
+			    strcmp(k[i].section, "console") == 0 ||
 			    strcmp(k[i].section, "route") == 0 ||
 			    strcmp(k[i].section, "channel.NAME") == 0);
 		/* Besides [daemon] and [api], only these need a restart. */
 		bool restart = strcmp(k[i].section, "daemon") == 0 ||
 			       strcmp(k[i].section, "api") == 0 ||
 			       strcmp(k[i].key, "timezone") == 0 ||
+			       (strcmp(k[i].section, "console") == 0 &&
+				strcmp(k[i].key, "enabled") == 0) ||
 			       (strcmp(k[i].section, "webhooks") == 0 &&
 				(strcmp(k[i].key, "listen") == 0 ||
 				 strcmp(k[i].key, "max_connections") == 0 ||
@@ -1063,25 +1066,21 @@ static void test_groups_too_many(void **state)
 static void test_cross_listen_token(void **state)
 {
 	(void)state;
-	load_errors("[api]\nlisten = 127.0.0.1:8080\n",
-		    "loaxa.ini:2: [api] listen = 127.0.0.1:8080: token_file "
-		    "must be set too (TCP clients authenticate with the token "
-		    "in it)",
-		    NULL);
-	load_errors("[api]\nlisten = [::1]:80\ntoken_file =\n",
-		    "loaxa.ini:2: [api] listen = [::1]:80: token_file must be "
-		    "set too (TCP clients authenticate with the token in it)",
-		    NULL);
-	/* A bad token_file is reported once, not again as missing. */
+	/* TCP needs no token file any more: users log in or bring personal
+	 * tokens; a token file adds a token that acts as an admin. */
+	struct config *c = load_ok("[api]\nlisten = 127.0.0.1:8080\n");
+	assert_string_equal(c->api_listen, "127.0.0.1:8080");
+	assert_string_equal(c->api_token_file, "");
+	config_free(c);
+	/* A bad token_file is reported. */
 	load_errors("[api]\nlisten = [::1]:80\ntoken_file = token\n",
 		    "loaxa.ini:3: [api] token_file = token: not an absolute "
 		    "path (it must start with '/')",
 		    NULL);
-	struct config *c = load_ok("[api]\nlisten = localhost:8080\n"
-				   "token_file = /etc/loaxa/token\n");
+	c = load_ok("[api]\nlisten = localhost:8080\n"
+		    "token_file = /etc/loaxa/token\n");
 	assert_string_equal(c->api_listen, "localhost:8080");
 	config_free(c);
-	/* A token file without listen is harmless. */
 	c = load_ok("[api]\ntoken_file = /etc/loaxa/token\n");
 	config_free(c);
 }
@@ -1110,6 +1109,48 @@ static void test_cross_socket_length(void **state)
 }
 
 /* ---- [broadcast] ---- */
+
+static void test_approval_and_console(void **state)
+{
+	(void)state;
+	struct config *c = load_ok("");
+	assert_int_equal(c->approval, APPROVAL_URGENT_ALL);
+	assert_true(c->console_enabled);
+	assert_int_equal(c->session_lifetime_ms, 12 * 3600 * 1000);
+	assert_int_equal(c->login_attempts, 5);
+	assert_int_equal(c->retention_ms, UINT64_C(365) * 86400 * 1000);
+	assert_string_equal(config_approval_name(c->approval), "urgent-all");
+	config_free(c);
+	static const struct {
+		const char *v;
+		enum approval_mode m;
+	} ok[] = { { "off", APPROVAL_OFF }, { "URGENT", APPROVAL_URGENT },
+		   { "all", APPROVAL_ALL }, { "urgent-all", APPROVAL_URGENT_ALL } };
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		char text[128];
+		snprintf(text, sizeof text, "[broadcast]\napproval = %s\n",
+			 ok[i].v);
+		c = load_ok(text);
+		assert_int_equal(c->approval, ok[i].m);
+		config_free(c);
+	}
+	load_errors("[broadcast]\napproval = sometimes\n",
+		    "loaxa.ini:2: [broadcast] approval = sometimes: expected "
+		    "off, urgent-all, urgent or all",
+		    NULL);
+	load_errors("[console]\nsession_lifetime = 1m\nlogin_attempts = 0\n",
+		    "loaxa.ini:2: [console] session_lifetime = 1m: out of "
+		    "range (5m..30d)",
+		    "loaxa.ini:3: [console] login_attempts = 0: out of range "
+		    "(1..1000)",
+		    NULL);
+	c = load_ok("[daemon]\nretention = 30d\n[console]\nenabled = no\n"
+		    "secure_cookie = yes\n");
+	assert_int_equal(c->retention_ms, UINT64_C(30) * 86400 * 1000);
+	assert_false(c->console_enabled);
+	assert_true(c->secure_cookie);
+	config_free(c);
+}
 
 static void test_broadcast_values(void **state)
 {
@@ -2494,12 +2535,9 @@ static void test_webhooks_cross(void **state)
 			 pairs[i].wh, pairs[i].api);
 		load_errors(text, msg, NULL);
 	}
-	/* Both errors of listen at once; [api] listen's own check too. */
+	/* Both errors of listen at once. */
 	load_errors("[webhooks]\nlisten = 127.0.0.1:8080\n"
 		    "[api]\nlisten = 127.0.0.1:8080\n",
-		    "loaxa.ini:4: [api] listen = 127.0.0.1:8080: token_file "
-		    "must be set too (TCP clients authenticate with the token "
-		    "in it)",
 		    "loaxa.ini:2: [webhooks] listen is set but no provider "
 		    "secret is configured: set zalo_oa_secret_file, "
 		    "messenger_app_secret_file or esms_secret_file, or "
@@ -3243,6 +3281,7 @@ int main(void)
 		cmocka_unit_test(test_cross_listen_token),
 		cmocka_unit_test(test_cross_socket_length),
 		cmocka_unit_test(test_broadcast_values),
+		cmocka_unit_test(test_approval_and_console),
 		cmocka_unit_test(test_retry_cross),
 		cmocka_unit_test(test_quiet_hours),
 		cmocka_unit_test(test_timezone),

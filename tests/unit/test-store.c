@@ -227,7 +227,7 @@ static void test_open_fresh(void **state)
 	char buf[256], lockpath[PATH_MAX + 8], want[32];
 
 	assert_int_equal(store_schema_version(f->s), STORE_SCHEMA_VERSION);
-	assert_int_equal(STORE_SCHEMA_VERSION, 5);
+	assert_int_equal(STORE_SCHEMA_VERSION, 7);
 	assert_string_equal(store_path(f->s), f->path);
 	counts_equal(f->s, 0, 0, 0, 0);
 
