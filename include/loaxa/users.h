@@ -1,7 +1,7 @@
 /* users.h: the store's people tables (schema 6): users and the groups a
  * manager keeps, personal API tokens, console sessions, the audit log.
- * Implemented in daemon/store-auth.c with statements prepared lazily, like
- * store-metrics.c. Errors as in store.h: -ENOENT no such row, -EEXIST a
+ * Implemented in daemon/store-auth.c; these calls are rare (a login, a
+ * request with a token), so each prepares its statement when called. Errors as in store.h: -ENOENT no such row, -EEXIST a
  * name or unix uid already taken, -EINVAL bad argument.
  *
  * Only digests of tokens and session ids are stored (auth_token_digest). */
