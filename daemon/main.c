@@ -16,9 +16,18 @@
 #include "loaxa/hooks.h"
 #include "loaxa/log.h"
 #include "loaxa/notify.h"
+#include "loaxa/prune.h"
 #include "loaxa/store.h"
 
 #define SHUTDOWN_GRACE_MS 5000
+/* Retention: the first run a minute after start (LOAXA_PRUNE_DELAY_MS, a
+ * test hook, changes it), then hourly; each run in steps of at most
+ * PRUNE_STEP_ROWS deletes, one per loop iteration (a uv_idle_t, not a
+ * 0 ms timer: libuv 1.44 runs a timer re-armed for 0 ms again in the
+ * same iteration, before any I/O). */
+#define PRUNE_FIRST_MS (60 * 1000)
+#define PRUNE_EVERY_MS (60 * 60 * 1000)
+#define PRUNE_STEP_ROWS 2000
 
 static struct daemon {
 	uv_loop_t loop;
@@ -34,10 +43,16 @@ static struct daemon {
 	struct notify *notify;
 	uv_timer_t status_tick;
 	char last_status[512];
+	uv_timer_t prune_tick;
+	uv_idle_t prune_idle;
+	uint64_t prune_first_ms;  /* PRUNE_FIRST_MS or $LOAXA_PRUNE_DELAY_MS */
+	struct prune_stats prune;
 	bool stopping;
 } the_daemon;
 
-static const char *arg_config = CONFIG_DEFAULT_PATH;
+/* The installed configuration (meson's sysconfdir, /etc in a package). */
+#define DEFAULT_CONFIG LOAXA_SYSCONFDIR "/loaxa/loaxa.ini"
+static const char *arg_config = DEFAULT_CONFIG;
 static bool arg_check;
 
 static void usage(FILE *f)
@@ -54,7 +69,7 @@ static void usage(FILE *f)
 		"  -h, --help          print this help and exit\n"
 		"\n"
 		"See loaxad(8) and loaxa.ini(5).\n",
-		CONFIG_DEFAULT_PATH);
+		DEFAULT_CONFIG);
 }
 
 static int parse_args(int argc, char **argv)
@@ -155,6 +170,91 @@ static void status_tick_cb(uv_timer_t *t)
 	}
 }
 
+/* ---- retention ---- */
+
+/* 4213 -> "4,213", as the log line shows counts. */
+static const char *thousands(int64_t v, char buf[32])
+{
+	char digits[24];
+	int n = snprintf(digits, sizeof digits, "%" PRId64, v < 0 ? -v : v);
+	size_t k = 0;
+	if (v < 0)
+		buf[k++] = '-';
+	for (int i = 0; i < n; i++) {
+		if (i > 0 && (n - i) % 3 == 0)
+			buf[k++] = ',';
+		buf[k++] = digits[i];
+	}
+	buf[k] = '\0';
+	return buf;
+}
+
+static void prune_idle_cb(uv_idle_t *h)
+{
+	struct daemon *d = container_of(h, struct daemon, prune_idle);
+	int64_t now = util_now_ms();
+	/* read at every step: a reload (SIGHUP) applies at once */
+	int64_t cutoff = now - (int64_t)d->cfg->retention_ms;
+	bool more = false;
+	int r = store_prune_step(d->store, cutoff, PRUNE_STEP_ROWS, now,
+				 &d->prune, &more);
+	if (r < 0) {
+		log_err(LOG_STORE, "retention: cannot prune: %s (%s); trying "
+			"again in an hour", strerror(-r),
+			store_errmsg(d->store));
+		uv_idle_stop(h);
+		return;
+	}
+	struct prune_stats *st = &d->prune;
+	if (st->broadcast_done) {
+		char a[32], b[32], c[32];
+		log_info(LOG_STORE, "pruned broadcast %" PRId64 ": %s "
+			 "deliveries, %s attempts, %s receipts",
+			 st->broadcast_id, thousands(st->deliveries, a),
+			 thousands(st->attempts, b),
+			 thousands(st->receipts, c));
+	}
+	if (more)
+		return;
+	uv_idle_stop(h);
+	if (st->unmatched_receipts > 0)
+		log_info(LOG_STORE, "retention: deleted %" PRId64 " receipts "
+			 "that matched no delivery", st->unmatched_receipts);
+	log_debug(LOG_STORE, "retention: done, %" PRId64 " broadcasts "
+		  "pruned, %" PRId64 " expired sessions deleted",
+		  st->broadcasts, st->sessions);
+}
+
+static void prune_tick_cb(uv_timer_t *t)
+{
+	struct daemon *d = container_of(t, struct daemon, prune_tick);
+	if (d->stopping || uv_is_active((uv_handle_t *)&d->prune_idle))
+		return;
+	d->prune = (struct prune_stats){ 0 };
+	uv_idle_start(&d->prune_idle, prune_idle_cb);
+}
+
+/* The first run after PRUNE_FIRST_MS, or $LOAXA_PRUNE_DELAY_MS (a test
+ * hook, loaxad(8)); the same delay after a reload shortens retention. */
+static void prune_start(void)
+{
+	struct daemon *d = &the_daemon;
+	int64_t first = PRUNE_FIRST_MS;
+	const char *env = getenv("LOAXA_PRUNE_DELAY_MS");
+	if (env && *env && util_parse_int64(env, 0, PRUNE_EVERY_MS,
+					    &first) < 0) {
+		log_warn(LOG_MAIN, "LOAXA_PRUNE_DELAY_MS=%.20s is not a "
+			 "number of milliseconds (0..%d): ignored", env,
+			 PRUNE_EVERY_MS);
+		first = PRUNE_FIRST_MS;
+	}
+	d->prune_first_ms = (uint64_t)first;
+	uv_timer_start(&d->prune_tick, prune_tick_cb, d->prune_first_ms,
+		       PRUNE_EVERY_MS);
+	/* the hourly run alone does not keep loaxad running */
+	uv_unref((uv_handle_t *)&d->prune_tick);
+}
+
 static void reload(void)
 {
 	struct daemon *d = &the_daemon;
@@ -197,6 +297,12 @@ static void reload(void)
 					 err, sizeof err) < 0)
 		log_err(LOG_CFG, "%s: events wait in the outbox", err);
 	api_reload(d->api, nc);
+	/* a shorter retention takes effect at the next run: bring it near */
+	if (nc->retention_ms < d->cfg->retention_ms &&
+	    uv_is_active((uv_handle_t *)&d->prune_tick) &&
+	    uv_timer_get_due_in(&d->prune_tick) > d->prune_first_ms)
+		uv_timer_start(&d->prune_tick, prune_tick_cb,
+			       d->prune_first_ms, PRUNE_EVERY_MS);
 	config_free(d->cfg);
 	d->cfg = nc;
 	log_info(LOG_CFG, "configuration reloaded");
@@ -211,8 +317,12 @@ static void signals_close(void)
 	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
 		if (!uv_is_closing((uv_handle_t *)sigs[i]))
 			uv_close((uv_handle_t *)sigs[i], NULL);
-	if (!uv_is_closing((uv_handle_t *)&d->status_tick))
-		uv_close((uv_handle_t *)&d->status_tick, NULL);
+	uv_handle_t *hs[] = { (uv_handle_t *)&d->status_tick,
+			      (uv_handle_t *)&d->prune_tick,
+			      (uv_handle_t *)&d->prune_idle };
+	for (size_t i = 0; i < ARRAY_SIZE(hs); i++)
+		if (!uv_is_closing(hs[i]))
+			uv_close(hs[i], NULL);
 }
 
 static void engine_stopped_cb(void *ud)
@@ -251,6 +361,8 @@ static void shutdown_begin(const char *why)
 		return;
 	d->stopping = true;
 	log_info(LOG_MAIN, "%s: stopping", why);
+	uv_timer_stop(&d->prune_tick);
+	uv_idle_stop(&d->prune_idle);
 	notify_stopping(d->notify);
 	if (d->api)
 		api_stop(d->api, SHUTDOWN_GRACE_MS, api_stopped_cb, NULL);
@@ -361,6 +473,8 @@ int main(int argc, char **argv)
 	uv_signal_start(&d->sighup, signal_cb, SIGHUP);
 	uv_timer_init(&d->loop, &d->status_tick);
 	uv_timer_start(&d->status_tick, status_tick_cb, 10000, 10000);
+	uv_timer_init(&d->loop, &d->prune_tick);
+	uv_idle_init(&d->loop, &d->prune_idle);
 
 	struct api_deps deps = { .loop = &d->loop, .store = d->store,
 				 .dir = d->dir, .engine = d->engine,
@@ -376,6 +490,7 @@ int main(int argc, char **argv)
 		log_info(LOG_MAIN, "ready: %s", status);
 		notify_ready(d->notify, status);
 		snprintf(d->last_status, sizeof d->last_status, "%s", status);
+		prune_start();
 		ret = EXIT_SUCCESS;
 	}
 

@@ -1,6 +1,10 @@
 /* test-notify.c: notify.c against a real AF_UNIX datagram socket standing
  * in for systemd's $NOTIFY_SOCKET: the exact datagrams, the watchdog's
- * period and its WATCHDOG_PID check, and a clean loop at the end. */
+ * period and its WATCHDOG_PID check, and a clean loop at the end.
+ *
+ * Every test runs twice: with libsystemd (when built with it) and with
+ * the built-in client loaxad uses without it (-Dsystemd=disabled), which
+ * must behave the same. Then the built-in parsing alone. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +23,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "config-build.h"
 #include "loaxa/log.h"
 #include "loaxa/notify.h"
 #include "loaxa/util.h"
@@ -373,6 +378,128 @@ static void test_watchdog_does_not_hold_loop(void **state)
 	notify_close(n);
 }
 
+/* An abstract socket ("@name"): no file, the name starts with a NUL. */
+static void test_abstract_socket(void **state)
+{
+	struct fixture *f = *state;
+	char name[64];
+	snprintf(name, sizeof name, "loaxa-notify-test-%d", (int)getpid());
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t n = strlen(name);
+	memcpy(sa.sun_path + 1, name, n);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa,
+			      (socklen_t)(offsetof(struct sockaddr_un,
+						   sun_path) + 1 + n)), 0);
+	char env[80];
+	snprintf(env, sizeof env, "@%s", name);
+	setenv("NOTIFY_SOCKET", env, 1);
+	struct notify *nt = NULL;
+	assert_int_equal(notify_new(&f->loop, &nt), 0);
+	notify_ready(nt, "abstract");
+	/* read it from the abstract socket, not the fixture's */
+	int save = f->fd;
+	f->fd = fd;
+	expect_msg(f, "READY=1\nSTATUS=abstract");
+	f->fd = save;
+	expect_none(f);
+	notify_close(nt);
+	close(fd);
+}
+
+/* ---- the built-in client alone ---- */
+
+static void test_builtin_socket_values(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(notify__send("READY=1"), 0);   /* unset */
+	setenv("NOTIFY_SOCKET", "", 1);
+	assert_int_equal(notify__send("READY=1"), 0);
+	setenv("NOTIFY_SOCKET", "run/notify", 1);        /* relative */
+	assert_int_equal(notify__send("READY=1"), -EAFNOSUPPORT);
+	setenv("NOTIFY_SOCKET", "vsock:2:1234", 1);
+	assert_int_equal(notify__send("READY=1"), -EAFNOSUPPORT);
+	setenv("NOTIFY_SOCKET", "@", 1);
+	assert_int_equal(notify__send("READY=1"), -EINVAL);
+	char longp[200];
+	memset(longp, 'x', sizeof longp - 1);
+	longp[0] = '/';
+	longp[sizeof longp - 1] = '\0';
+	setenv("NOTIFY_SOCKET", longp, 1);
+	assert_int_equal(notify__send("READY=1"), -EINVAL);
+	/* 108 bytes do not fit sun_path with their NUL: refused, not cut;
+	 * 107 do (and name no socket) */
+	longp[sizeof ((struct sockaddr_un *)0)->sun_path] = '\0';
+	assert_int_equal(strlen(longp), 108);
+	setenv("NOTIFY_SOCKET", longp, 1);
+	assert_int_equal(notify__send("READY=1"), -EINVAL);
+	longp[107] = '\0';
+	setenv("NOTIFY_SOCKET", longp, 1);
+	assert_int_equal(notify__send("READY=1"), -ENOENT);
+	setenv("NOTIFY_SOCKET", f->path, 1);
+	assert_int_equal(notify__send("STATUS=x"), 1);
+	expect_msg(f, "STATUS=x");
+	assert_int_equal(notify__send(NULL), -EINVAL);
+	char missing[256];
+	snprintf(missing, sizeof missing, "%s/gone", f->dir);
+	setenv("NOTIFY_SOCKET", missing, 1);
+	assert_int_equal(notify__send("READY=1"), -ENOENT);
+	expect_none(f);
+}
+
+static void test_builtin_watchdog_values(void **state)
+{
+	(void)state;
+	uint64_t usec = 7;
+	char pid[32];
+	assert_int_equal(notify__watchdog(&usec), 0);   /* unset */
+	assert_int_equal(usec, 7);
+	static const char *const bad[] = { "", "0", "-5", " 5", "5 ", "12abc",
+					   "0x10", "18446744073709551615",
+					   "99999999999999999999" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		setenv("WATCHDOG_USEC", bad[i], 1);
+		if (notify__watchdog(&usec) >= 0)
+			fail_msg("WATCHDOG_USEC=\"%s\" accepted", bad[i]);
+		assert_int_equal(usec, 7);   /* untouched on failure */
+	}
+	setenv("WATCHDOG_USEC", "18446744073709551614", 1);
+	assert_int_equal(notify__watchdog(&usec), 1);
+	assert_true(usec == UINT64_MAX - 1);
+	setenv("WATCHDOG_USEC", "30000000", 1);
+	assert_int_equal(notify__watchdog(&usec), 1);
+	assert_int_equal(usec, 30000000);
+	snprintf(pid, sizeof pid, "%d", (int)getpid());
+	setenv("WATCHDOG_PID", pid, 1);
+	usec = 7;
+	assert_int_equal(notify__watchdog(&usec), 1);
+	assert_int_equal(usec, 30000000);
+	snprintf(pid, sizeof pid, "%d", (int)getppid());
+	setenv("WATCHDOG_PID", pid, 1);
+	usec = 7;
+	assert_int_equal(notify__watchdog(&usec), 0);
+	assert_int_equal(usec, 7);
+	setenv("WATCHDOG_PID", "me", 1);
+	assert_true(notify__watchdog(&usec) < 0);
+	setenv("WATCHDOG_PID", "99999999999", 1);
+	assert_true(notify__watchdog(&usec) < 0);
+}
+
+static int use_libsystemd(void **state)
+{
+	(void)state;
+	notify__use_builtin(false);
+	return 0;
+}
+
+static int use_builtin(void **state)
+{
+	(void)state;
+	notify__use_builtin(true);
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -394,6 +521,24 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_watchdog_does_not_hold_loop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abstract_socket, setup,
+						teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	const struct CMUnitTest builtin[] = {
+		cmocka_unit_test_setup_teardown(test_builtin_socket_values,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_builtin_watchdog_values,
+						setup, teardown),
+	};
+	int failed = 0;
+	if (HAVE_LIBSYSTEMD)
+		failed += cmocka_run_group_tests_name("libsystemd", tests,
+						      use_libsystemd, NULL);
+	else
+		printf("built without libsystemd: the built-in client only\n");
+	failed += cmocka_run_group_tests_name("built-in", tests, use_builtin,
+					      NULL);
+	failed += cmocka_run_group_tests_name("built-in values", builtin,
+					      use_builtin, NULL);
+	return failed;
 }
