@@ -28,10 +28,13 @@
 
 #include "config-build.h"
 #include "loaxa/channel.h"
+#include "loaxa/console.h"
 #include "loaxa/log.h"
 #include "loaxa/metrics.h"
+#include "loaxa/prune.h"
 #include "loaxa/template.h"
 #include "loaxa/text.h"
+#include "loaxa/users.h"
 #include "api-internal.h"
 
 #define API_HEADER_MEMORY (16 * 1024)
@@ -70,7 +73,7 @@ struct api {
 	struct metrics *metrics;     /* GET /metrics */
 	bool wh_metrics;            /* also on the webhook listener */
 	char *sock_path;
-	char *token;        /* TCP bearer token */
+	struct api_shared sh;       /* token, limiter, settings */
 	size_t max_body, wh_max_body;
 	uint64_t unconfirmed_ms;
 	struct store_counts counts;   /* /v1/status: at most a second old,
@@ -94,6 +97,10 @@ struct req {
 	struct buf body;
 	bool answered;      /* a response was queued early (401, 413) */
 	bool too_large;     /* body over the limit: discard, answer 413 */
+	bool have_p;        /* p is who asks */
+	struct principal p;
+	char csrf[AUTH_TOKEN_MAX];
+	char origin[96];
 };
 
 
@@ -207,6 +214,27 @@ static void reply_errno(struct rctx *rc, int r, const struct verrors *ve,
 	}
 }
 
+void api__reply_errno(struct rctx *rc, int r, const struct verrors *ve,
+		      const char *what)
+{
+	reply_errno(rc, r, ve, what);
+}
+
+void api__reply_fields(struct rctx *rc, unsigned status, const char *code,
+		       const struct verrors *ve)
+{
+	reply_fields(rc, status, code, ve);
+}
+
+void api__add_header(struct rctx *rc, const char *name, const char *value)
+{
+	if (rc->nheaders < ARRAY_SIZE(rc->headers)) {
+		rc->headers[rc->nheaders][0] = name;
+		rc->headers[rc->nheaders][1] = value;
+		rc->nheaders++;
+	}
+}
+
 /* ---- JSON helpers ---- */
 
 static json_t *jstr_or_null(const char *s)
@@ -294,6 +322,17 @@ static int member_str(json_t *o, const char *key, const char **ret,
 		return 0;
 	}
 	return 1;
+}
+
+json_t *api__body_object(struct rctx *rc)
+{
+	return body_object(rc);
+}
+
+int api__member_str(json_t *o, const char *key, const char **ret,
+		    struct verrors *ve)
+{
+	return member_str(o, key, ret, ve);
 }
 
 static const char *const household_keys[] = {
@@ -432,6 +471,12 @@ static int query_int(struct rctx *rc, const char *key, int64_t min,
 	return 0;
 }
 
+int api__query_int(struct rctx *rc, const char *key, int64_t min,
+		   int64_t max, int64_t def, int64_t *ret)
+{
+	return query_int(rc, key, min, max, def, ret);
+}
+
 static int path_id(struct rctx *rc, size_t i, int64_t *ret)
 {
 	if (util_parse_int64(rc->seg[i], 1, INT64_MAX, ret) < 0) {
@@ -499,15 +544,26 @@ static void h_status(struct rctx *rc)
 	}
 }
 
+struct glist_ctx {
+	struct rctx *rc;
+	json_t *a;
+};
+
 static int list_groups_cb(const struct group_rec *g, void *ud)
 {
-	return json_array_append_new(ud, group_json(g)) ? -ENOMEM : 0;
+	struct glist_ctx *c = ud;
+	if (!api__group_allowed(c->rc, g->id))
+		return 0;   /* a manager sees their own groups */
+	return json_array_append_new(c->a, group_json(g)) ? -ENOMEM : 0;
 }
 
 static void h_groups_list(struct rctx *rc)
 {
+	if (!api__may(rc, AA_READ, "read groups"))
+		return;
 	json_t *a = json_array();
-	int r = a ? store_group_list(rc->api->deps.store, list_groups_cb, a)
+	struct glist_ctx c = { .rc = rc, .a = a };
+	int r = a ? store_group_list(rc->api->deps.store, list_groups_cb, &c)
 		  : -ENOMEM;
 	if (r < 0) {
 		json_decref(a);
@@ -520,6 +576,10 @@ static void h_group_get(struct rctx *rc)
 {
 	struct group_rec g = { 0 };
 	int r = directory_group_resolve(rc->api->deps.dir, rc->seg[1], &g);
+	if (r == 0 && !api__group_ok(rc, g.id, "read")) {
+		group_rec_clear(&g);
+		return;
+	}
 	if (r == 0) {
 		/* resolve does not count households; get does */
 		struct group_rec full = { 0 };
@@ -535,6 +595,8 @@ static void h_group_get(struct rctx *rc)
 
 static void h_group_add(struct rctx *rc)
 {
+	if (!api__may(rc, AA_MANAGE_GROUPS, "add groups"))
+		return;
 	json_t *o = body_object(rc);
 	if (!o)
 		return;
@@ -556,6 +618,8 @@ static void h_group_add(struct rctx *rc)
 
 static void h_group_rename(struct rctx *rc)
 {
+	if (!api__may(rc, AA_MANAGE_GROUPS, "rename groups"))
+		return;
 	json_t *o = body_object(rc);
 	if (!o)
 		return;
@@ -577,6 +641,8 @@ static void h_group_rename(struct rctx *rc)
 
 static void h_group_delete(struct rctx *rc)
 {
+	if (!api__may(rc, AA_MANAGE_GROUPS, "remove groups"))
+		return;
 	bool force;
 	if (query_bool(rc, "force", &force) < 0)
 		return;
@@ -601,15 +667,22 @@ static void h_group_delete(struct rctx *rc)
 }
 
 struct list_ctx {
+	struct rctx *rc;
 	json_t *a;
 	uint32_t limit, n;
 	int64_t last_id;
 	bool more;
+	uint32_t seen;      /* rows the store gave, allowed or not */
+	int64_t seen_id;    /* the last of them */
 };
 
 static int list_households_cb(const struct household *h, void *ud)
 {
 	struct list_ctx *c = ud;
+	c->seen++;
+	c->seen_id = h->id;
+	if (c->rc && !api__group_allowed(c->rc, h->group_id))
+		return 0;   /* another group than a manager's */
 	if (c->limit && c->n == c->limit) {
 		c->more = true;
 		return 1;  /* stop: one past the page tells us there is more */
@@ -641,10 +714,28 @@ static void h_households_list(struct rctx *rc)
 			return reply_errno(rc, r, NULL, "group");
 		f.group_id = g.id;
 		group_rec_clear(&g);
+		if (!api__group_ok(rc, f.group_id, "read"))
+			return;
 	}
 	struct list_ctx c = { .a = json_array(), .limit = (uint32_t)limit };
-	int r = c.a ? store_household_list(rc->api->deps.store, &f,
-					   list_households_cb, &c) : -ENOMEM;
+	int r = c.a ? 0 : -ENOMEM;
+	if (r == 0 && api__filtered(rc) && !f.group_id) {
+		/* A manager's households only: read on in chunks past the
+		 * other groups' until the page is full. */
+		c.rc = rc;
+		f.limit = 1000;
+		do {
+			c.seen = 0;
+			r = store_household_list(rc->api->deps.store, &f,
+						 list_households_cb, &c);
+			f.after_id = c.seen_id;
+		} while (r >= 0 && !c.more && c.seen == f.limit);
+		if (r > 0)
+			r = 0;
+	} else if (r == 0) {
+		r = store_household_list(rc->api->deps.store, &f,
+					 list_households_cb, &c);
+	}
 	if (r < 0) {
 		json_decref(c.a);
 		return reply_errno(rc, r, NULL, "households");
@@ -661,11 +752,45 @@ static void h_household_get(struct rctx *rc)
 		return;
 	struct household h = { 0 };
 	int r = store_household_get(rc->api->deps.store, id, &h);
-	if (r == 0)
+	if (r == 0 && api__group_ok(rc, h.group_id, "read"))
 		api__reply_json(rc, 200, household_json(&h));
-	else
+	else if (r < 0)
 		reply_errno(rc, r, NULL, "household");
 	household_clear(&h);
+}
+
+/* A manager may change a household of their groups only, and move it
+ * to their groups only. Answers itself when not. */
+static bool household_write_ok(struct rctx *rc, int64_t id,
+			       const struct household_patch *p)
+{
+	if (!api__may(rc, AA_EDIT_HOUSEHOLDS, "change households"))
+		return false;
+	if (!api__filtered(rc))
+		return true;
+	if (id) {
+		struct household h = { 0 };
+		int r = store_household_get(rc->api->deps.store, id, &h);
+		bool ok = r == 0 && api__group_ok(rc, h.group_id, "edit");
+		household_clear(&h);
+		if (r < 0) {
+			reply_errno(rc, r, NULL, "household");
+			return false;
+		}
+		if (!ok)
+			return false;
+	}
+	if (p && (p->set & HP_GROUP) && p->group) {
+		struct group_rec g = { 0 };
+		int r = directory_group_resolve(rc->api->deps.dir, p->group,
+						&g);
+		int64_t gid = g.id;
+		group_rec_clear(&g);
+		/* an unknown group is the directory's to report */
+		if (r == 0 && !api__group_ok(rc, gid, "edit"))
+			return false;
+	}
+	return true;
 }
 
 static void household_write(struct rctx *rc, int64_t id)
@@ -677,6 +802,11 @@ static void household_write(struct rctx *rc, int64_t id)
 	struct household_patch p = { 0 };
 	const char *storage[HOUSEHOLD_MAX_PHONES] = { 0 };
 	household_patch_from_json(o, &p, storage, &ve);
+	if (ve.n == 0 && !household_write_ok(rc, id, &p)) {
+		verrors_clear(&ve);
+		json_decref(o);
+		return;
+	}
 	struct household h = { 0 };
 	int r = -EINVAL;
 	if (ve.n == 0)
@@ -705,7 +835,7 @@ static void h_household_edit(struct rctx *rc)
 static void h_household_delete(struct rctx *rc)
 {
 	int64_t id;
-	if (path_id(rc, 1, &id) < 0)
+	if (path_id(rc, 1, &id) < 0 || !household_write_ok(rc, id, NULL))
 		return;
 	int r = store_household_delete(rc->api->deps.store, id);
 	if (r < 0)
@@ -717,7 +847,7 @@ static void h_household_delete(struct rctx *rc)
 static void household_opt(struct rctx *rc, bool out)
 {
 	int64_t id;
-	if (path_id(rc, 1, &id) < 0)
+	if (path_id(rc, 1, &id) < 0 || !household_write_ok(rc, id, NULL))
 		return;
 	struct household h = { 0 };
 	int r = store_household_set_opted_out(rc->api->deps.store, id, out,
@@ -748,18 +878,35 @@ static json_t *issues_json(const struct import_issue *v, size_t n)
 	return a;
 }
 
+static bool import_group_ok(int64_t group_id, void *ud)
+{
+	return api__group_allowed(ud, group_id);
+}
+
 static void h_import(struct rctx *rc)
 {
 	bool dry;
-	if (query_bool(rc, "dry_run", &dry) < 0)
+	if (!api__may(rc, AA_EDIT_HOUSEHOLDS, "import households") ||
+	    query_bool(rc, "dry_run", &dry) < 0)
 		return;
 	const char *group = api__query(rc, "group");
 	if (group && !*group)
 		group = NULL;
+	if (group && api__filtered(rc)) {
+		struct group_rec g = { 0 };
+		int q = directory_group_resolve(rc->api->deps.dir, group, &g);
+		int64_t gid = g.id;
+		group_rec_clear(&g);
+		if (q == 0 && !api__group_ok(rc, gid, "import into"))
+			return;
+	}
+	struct import_filter flt = { .group_ok = import_group_ok, .ud = rc };
 	struct import_report rep = { 0 };
 	struct verrors ve = { 0 };
-	int r = directory_import(rc->api->deps.dir, rc->body, rc->body_len,
-				 group, dry, &rep, &ve);
+	int r = directory_import_filtered(rc->api->deps.dir, rc->body,
+					  rc->body_len, group, dry,
+					  api__filtered(rc) ? &flt : NULL,
+					  &rep, &ve);
 	if (r == 0)
 		api__reply_json(rc, 200, json_pack(
 			"{s:b,s:I,s:I,s:I,s:I,s:o,s:o}", "dry_run", dry,
@@ -778,14 +925,60 @@ static void h_import(struct rctx *rc)
 	verrors_clear(&ve);
 }
 
+/* A manager's export: each of their groups, one header. */
+static int export_own(struct rctx *rc, struct buf *out)
+{
+	const struct principal *p = rc->p;
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < p->ngroups; i++) {
+		struct group_rec g = { 0 };
+		r = store_group_get(rc->api->deps.store, p->group_ids[i], &g);
+		if (r == -ENOENT) {
+			r = 0;   /* removed since */
+			continue;
+		}
+		struct buf one;
+		buf_init(&one, (size_t)1 << 30);
+		if (r == 0)
+			r = directory_export(rc->api->deps.dir, g.code, &one);
+		group_rec_clear(&g);
+		const char *d = one.data ? one.data : "";
+		size_t n = one.len, skip = 0;
+		if (r == 0 && out->len) {   /* the header once only */
+			const char *nl = memchr(d, '\n', n);
+			skip = nl ? (size_t)(nl - d) + 1 : n;
+		}
+		if (r == 0 && n > skip)
+			r = buf_append(out, d + skip, n - skip);
+		buf_free(&one);
+	}
+	return r;
+}
+
 static void h_export(struct rctx *rc)
 {
 	const char *group = api__query(rc, "group");
+	if (!api__may(rc, AA_READ, "export households"))
+		return;
 	if (group && !*group)
 		group = NULL;
 	struct buf out;
 	buf_init(&out, (size_t)1 << 30);
-	int r = directory_export(rc->api->deps.dir, group, &out);
+	int r;
+	if (group && api__filtered(rc)) {
+		struct group_rec g = { 0 };
+		r = directory_group_resolve(rc->api->deps.dir, group, &g);
+		int64_t gid = g.id;
+		group_rec_clear(&g);
+		if (r == 0 && !api__group_ok(rc, gid, "export")) {
+			buf_free(&out);
+			return;
+		}
+	}
+	if (!group && api__filtered(rc))
+		r = export_own(rc, &out);
+	else
+		r = directory_export(rc->api->deps.dir, group, &out);
 	if (r < 0) {
 		buf_free(&out);
 		return reply_errno(rc, r, NULL, group ? "group" : "export");
@@ -875,11 +1068,37 @@ static void broadcast_eta_json(struct store *s, int64_t id, json_t *o,
 		json_object_set_new(o, "eta_ms", json_null());
 }
 
+/* The summary retention kept of a finished broadcast whose details are
+ * pruned (or being pruned); NULL when its details are all there. */
+static json_t *prune_summary(struct store *s, const struct broadcast *b)
+{
+	if (b->state != BS_DONE && b->state != BS_CANCELLED)
+		return NULL;
+	char *text = NULL;
+	if (store_prune_summary(s, b->id, &text) < 0 || !text)
+		return NULL;
+	json_t *j = json_loads(text, 0, NULL);
+	free(text);
+	if (j && !json_is_object(j)) {
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
+}
+
+static json_t *summary_member(json_t *sum, const char *key)
+{
+	json_t *v = json_object_get(sum, key);
+	return v ? json_deep_copy(v) : json_null();
+}
+
 /* A broadcast as JSON; with details, the counts by group and channel and
  * the waves. */
 static json_t *broadcast_json(struct rctx *rc, const struct broadcast *b,
 			      bool details)
 {
+	struct store *s0 = rc->api->deps.store;
+	_cleanup_(json_decrefp) json_t *sum = prune_summary(s0, b);
 	struct store *s = rc->api->deps.store;
 	json_t *groups = json_array();
 	for (size_t i = 0; groups && i < b->ngroups; i++) {
@@ -903,7 +1122,11 @@ static json_t *broadcast_json(struct rctx *rc, const struct broadcast *b,
 		json_object_set_new(counts, delivery_status_name(st),
 				    json_integer(0));
 	struct counts_ctx cc = { .o = counts };
-	store_broadcast_counts(s, b->id, COUNT_BY_STATUS, counts_cb, &cc);
+	if (sum && json_is_object(json_object_get(sum, "counts")))
+		json_object_update(counts, json_object_get(sum, "counts"));
+	else
+		store_broadcast_counts(s, b->id, COUNT_BY_STATUS, counts_cb,
+				       &cc);
 	int64_t total = 0, fin = 0;
 	const char *key;
 	json_t *v;
@@ -937,7 +1160,17 @@ static json_t *broadcast_json(struct rctx *rc, const struct broadcast *b,
 		"progress", "total", (json_int_t)total, "final",
 		(json_int_t)fin, "percent",
 		total ? (double)fin * 100.0 / (double)total : 0.0);
-	if (o) {
+	if (o && sum) {
+		/* retention kept these figures, not the rows behind them */
+		json_object_set_new(o, "unconfirmed",
+				    summary_member(sum, "unconfirmed"));
+		json_object_set_new(o, "started_ms",
+				    summary_member(sum, "started_ms"));
+		json_object_set_new(o, "eta_ms", json_null());
+		if (json_object_get(sum, "rsvp"))
+			json_object_set_new(o, "rsvp",
+					    summary_member(sum, "rsvp"));
+	} else if (o) {
 		int64_t unc = 0, yes = 0, no = 0;
 		store_broadcast_unconfirmed(s, b->id, util_now_ms() -
 					    (int64_t)rc->api->unconfirmed_ms,
@@ -955,18 +1188,35 @@ static json_t *broadcast_json(struct rctx *rc, const struct broadcast *b,
 		broadcast_time_text(rc->api->deps.bc, b->expires_ms, exp,
 				    sizeof exp);
 		json_object_set_new(o, "expires_text", json_string(exp));
+		json_object_set_new(o, "requested_by",
+				    jstr_or_null(b->requested_by));
+		json_object_set_new(o, "approved_by",
+				    jstr_or_null(b->approved_by));
+		json_object_set_new(o, "approved_at", jtime(b->approved_ms));
+		json_int_t pruned = b->pruned_ms;
+		if (sum && json_is_integer(json_object_get(sum, "pruned_ms")))
+			pruned = json_integer_value(json_object_get(
+				sum, "pruned_ms"));
+		json_object_set_new(o, "pruned_at", jtime(pruned));
 	}
 	if (o && details) {
 		json_t *waves = json_array(), *bg = json_object(),
 		       *bch = json_object();
 		struct waves_ctx wc = { .rc = rc, .a = waves };
 		store_wave_list(s, b->id, wave_json_cb, &wc);
-		cc = (struct counts_ctx){ .o = bg, .nested = true };
-		store_broadcast_counts(s, b->id, COUNT_BY_GROUP, counts_cb,
-				       &cc);
-		cc = (struct counts_ctx){ .o = bch, .nested = true };
-		store_broadcast_counts(s, b->id, COUNT_BY_CHANNEL, counts_cb,
-				       &cc);
+		if (sum) {
+			json_object_update(bg, json_object_get(sum,
+							       "by_group"));
+			json_object_update(bch, json_object_get(sum,
+								"by_channel"));
+		} else {
+			cc = (struct counts_ctx){ .o = bg, .nested = true };
+			store_broadcast_counts(s, b->id, COUNT_BY_GROUP,
+					       counts_cb, &cc);
+			cc = (struct counts_ctx){ .o = bch, .nested = true };
+			store_broadcast_counts(s, b->id, COUNT_BY_CHANNEL,
+					       counts_cb, &cc);
+		}
 		json_object_set_new(o, "waves", waves);
 		json_object_set_new(o, "by_group", bg);
 		json_object_set_new(o, "by_channel", bch);
@@ -1093,16 +1343,35 @@ static void h_broadcast_create(struct rctx *rc)
 	breq_from_json(rc, o, &req, &st, &ve);
 	struct broadcast b = { 0 };
 	bool existing = false;
-	int r = ve.n ? -EINVAL : broadcast_create(rc->api->deps.bc, &req, &ve,
-						  &b, &existing);
-	if (r == 0)
+	int r = ve.n ? -EINVAL : broadcast_build(rc->api->deps.bc, &req,
+						 util_now_ms(), &ve, &b);
+	if (r == 0) {
+		/* Who may send this, and whether it waits for a second
+		 * official: decided on what the request means. */
+		bool ok = api__may(rc, b.urgent ? AA_SEND_URGENT : AA_SEND,
+				   b.urgent ? "send urgent notices" :
+				   "send broadcasts") &&
+			  api__broadcast_ok(rc, &b, "send to");
+		req.requested_by = rc->p ? rc->p->name : NULL;
+		req.awaiting_approval = auth_needs_approval(
+			rc->sh->approval, b.urgent, b.all_groups);
+		broadcast_clear(&b);
+		if (!ok) {
+			verrors_clear(&ve);
+			json_decref(o);
+			return;
+		}
+		r = broadcast_create(rc->api->deps.bc, &req, &ve, &b,
+				     &existing);
+	}
+	if (r == 0 && (!existing || api__broadcast_ok(rc, &b, "read")))
 		api__reply_json(rc, existing ? 200 : 201,
 			   broadcast_json(rc, &b, true));
 	else if (r == -ENODEV)
 		api__reply_error(rc, 409, "no_route", "no channel is configured: add "
 			    "[channel.NAME] sections and a [route] chain to "
 			    "loaxa.ini, then reload");
-	else
+	else if (r < 0)
 		reply_errno(rc, r, &ve, "broadcast");
 	broadcast_clear(&b);
 	verrors_clear(&ve);
@@ -1111,6 +1380,8 @@ static void h_broadcast_create(struct rctx *rc)
 
 static void h_broadcast_preview(struct rctx *rc)
 {
+	if (!api__may(rc, AA_SEND, "preview broadcasts"))
+		return;
 	json_t *o = body_object(rc);
 	if (!o)
 		return;
@@ -1158,11 +1429,17 @@ struct blist_ctx {
 	uint32_t limit, n;
 	int64_t last;
 	bool more;
+	uint32_t seen;
+	int64_t seen_id;
 };
 
 static int blist_cb(const struct broadcast *b, void *ud)
 {
 	struct blist_ctx *c = ud;
+	c->seen++;
+	c->seen_id = b->id;
+	if (api__filtered(c->rc) && !api__broadcast_allowed(c->rc, b))
+		return 0;
 	if (c->n == c->limit) {
 		c->more = true;
 		return 1;
@@ -1183,19 +1460,36 @@ static void h_broadcasts_list(struct rctx *rc)
 				      .limit = (uint32_t)limit + 1 };
 	const char *st = api__query(rc, "state");
 	if (st && *st) {
-		static const char *const names[] = { "scheduled", "active",
-			"paused", "cancelled", "done" };
-		for (int i = 0; i < 5; i++)
-			if (streq(st, names[i]))
+		for (int i = 0; i < BS_MAX; i++)
+			if (streq(st, bcast_state_name(i)))
 				f.state = i;
 		if (f.state < 0)
 			return api__reply_error(rc, 400, "bad_request", "state must "
 					   "be scheduled, active, paused, "
-					   "cancelled or done");
+					   "cancelled, done or "
+					   "awaiting_approval");
 	}
+	if (!api__may(rc, AA_READ, "read broadcasts"))
+		return;
 	struct blist_ctx c = { .rc = rc, .a = json_array(),
 			       .limit = (uint32_t)limit };
-	int r = store_broadcast_list(rc->api->deps.store, &f, blist_cb, &c);
+	int r;
+	if (api__filtered(rc)) {
+		/* A manager's broadcasts only: read on past the others. */
+		f.limit = 500;
+		do {
+			c.seen = 0;
+			r = store_broadcast_list(rc->api->deps.store, &f,
+						 blist_cb, &c);
+			f.before_id = c.seen_id;
+		} while (r >= 0 && !c.more && c.seen == f.limit &&
+			 c.seen_id > 1);
+		if (r > 0)
+			r = 0;
+	} else {
+		r = store_broadcast_list(rc->api->deps.store, &f, blist_cb,
+					 &c);
+	}
 	if (r < 0) {
 		json_decref(c.a);
 		return reply_errno(rc, r, NULL, "broadcasts");
@@ -1225,10 +1519,38 @@ static void reply_broadcast(struct rctx *rc, int64_t id, unsigned status)
 	broadcast_clear(&b);
 }
 
+void api__reply_broadcast(struct rctx *rc, int64_t id, unsigned status)
+{
+	reply_broadcast(rc, id, status);
+}
+
+/* The broadcast of the path, when the principal may see it (and, with
+ * steer, send it: cancel, pause, resume, retry). Answers itself when
+ * not; *ret is cleared by the caller. */
+static int broadcast_checked(struct rctx *rc, bool steer, int64_t *ret_id)
+{
+	if (broadcast_id(rc, ret_id) < 0)
+		return -EINVAL;
+	snprintf(rc->audit_target, sizeof rc->audit_target,
+		 "broadcast %" PRId64, *ret_id);
+	struct broadcast b = { 0 };
+	int r = store_broadcast_get(rc->api->deps.store, *ret_id, &b);
+	if (r < 0) {
+		reply_errno(rc, r, NULL, "broadcast");
+		return r;
+	}
+	bool ok = api__broadcast_ok(rc, &b, steer ? "steer" : "read") &&
+		  (!steer || api__may(rc, b.urgent ? AA_SEND_URGENT : AA_SEND,
+				      b.urgent ? "steer urgent notices" :
+				      "steer broadcasts"));
+	broadcast_clear(&b);
+	return ok ? 0 : -EACCES;
+}
+
 static void h_broadcast_get(struct rctx *rc)
 {
 	int64_t id;
-	if (broadcast_id(rc, &id) == 0)
+	if (broadcast_checked(rc, false, &id) == 0)
 		reply_broadcast(rc, id, 200);
 }
 
@@ -1237,7 +1559,7 @@ static void broadcast_action(struct rctx *rc,
 			     const char *what)
 {
 	int64_t id;
-	if (broadcast_id(rc, &id) < 0)
+	if (broadcast_checked(rc, true, &id) < 0)
 		return;
 	int r = fn(rc->api->deps.bc, id);
 	if (r == -EALREADY)
@@ -1266,7 +1588,7 @@ static void h_broadcast_resume(struct rctx *rc)
 static void h_broadcast_retry(struct rctx *rc)
 {
 	int64_t id;
-	if (broadcast_id(rc, &id) < 0)
+	if (broadcast_checked(rc, true, &id) < 0)
 		return;
 	int n = broadcast_retry(rc->api->deps.bc, id);
 	if (n == -EALREADY)
@@ -1286,6 +1608,9 @@ static void h_broadcast_retry(struct rctx *rc)
 }
 
 struct dlist_ctx {
+	struct rctx *rc;    /* set: filter by the principal's groups */
+	uint32_t seen;
+	int64_t seen_id;
 	json_t *a;
 	uint32_t limit, n;
 	int64_t last;
@@ -1332,7 +1657,7 @@ static int dlist_cb(const struct delivery_row *d, void *ud)
 static void h_deliveries(struct rctx *rc)
 {
 	int64_t id, limit, after;
-	if (broadcast_id(rc, &id) < 0 ||
+	if (broadcast_checked(rc, false, &id) < 0 ||
 	    query_int(rc, "limit", 1, 1000, 100, &limit) < 0 ||
 	    query_int(rc, "after", 0, INT64_MAX, 0, &after) < 0)
 		return;
@@ -1365,9 +1690,16 @@ static void h_deliveries(struct rctx *rc)
 	}
 	struct broadcast b = { 0 };
 	int r = store_broadcast_get(rc->api->deps.store, id, &b);
+	json_t *sum = r == 0 ? prune_summary(rc->api->deps.store, &b) : NULL;
+	bool pruned = b.pruned_ms || sum;
+	json_decref(sum);
 	broadcast_clear(&b);
 	if (r < 0)
 		return reply_errno(rc, r, NULL, "broadcast");
+	if (pruned)   /* retention kept the counts only */
+		return api__reply_json(rc, 200, json_pack(
+			"{s:[],s:n,s:b}", "deliveries", "next_after",
+			"pruned", 1));
 	struct dlist_ctx c = { .a = json_array(), .limit = (uint32_t)limit,
 			       .unconfirmed_before = unc_before };
 	r = store_delivery_list(rc->api->deps.store, &f, dlist_cb, &c);
@@ -1494,9 +1826,15 @@ static void h_household_history(struct rctx *rc)
 	struct household h = { 0 };
 	json_t *hj = NULL;
 	int r = store_household_get(s, id, &h);
-	if (r == 0)
+	/* a removed household's history: for those who see every group */
+	bool ok = r == 0 ? api__group_ok(rc, h.group_id, "read") :
+		  r != -ENOENT || api__may(rc, AA_APPROVE,
+					   "read removed households");
+	if (r == 0 && ok)
 		hj = household_json(&h);
 	household_clear(&h);
+	if (!ok)
+		return;
 	if (r < 0 && r != -ENOENT)
 		return reply_errno(rc, r, NULL, "household");
 	struct hist_ctx c = { .a = json_array(), .limit = (uint32_t)limit };
@@ -1520,6 +1858,10 @@ static void h_household_history(struct rctx *rc)
 static int rlist_cb(const struct reply_row *p, void *ud)
 {
 	struct dlist_ctx *c = ud;
+	c->seen++;
+	c->seen_id = p->id;
+	if (c->rc && !api__group_code_allowed(c->rc, p->group_code))
+		return 0;
 	if (c->n == c->limit) {
 		c->more = true;
 		return 1;
@@ -1571,17 +1913,37 @@ static void h_replies(struct rctx *rc)
 			return reply_errno(rc, r, NULL, "group");
 		f.group_id = g.id;
 		group_rec_clear(&g);
+		if (!api__group_ok(rc, f.group_id, "read"))
+			return;
 	}
 	if (bid) {
 		struct broadcast b = { 0 };
 		int r = store_broadcast_get(rc->api->deps.store, bid, &b);
+		bool ok = r == 0 && api__broadcast_ok(rc, &b, "read");
 		broadcast_clear(&b);
 		if (r < 0)
 			return reply_errno(rc, r, NULL, "broadcast");
+		if (!ok)
+			return;
 	}
+	if (!api__may(rc, AA_READ, "read replies"))
+		return;
 	struct dlist_ctx c = { .a = json_array(), .limit = (uint32_t)limit };
-	int r = c.a ? store_reply_list(rc->api->deps.store, &f, rlist_cb, &c)
-		    : -ENOMEM;
+	int r = c.a ? 0 : -ENOMEM;
+	if (r == 0 && api__filtered(rc) && !f.group_id) {
+		c.rc = rc;
+		f.limit = 1000;
+		do {
+			c.seen = 0;
+			r = store_reply_list(rc->api->deps.store, &f,
+					     rlist_cb, &c);
+			f.after_id = c.seen_id;
+		} while (r >= 0 && !c.more && c.seen == f.limit);
+		if (r > 0)
+			r = 0;
+	} else if (r == 0) {
+		r = store_reply_list(rc->api->deps.store, &f, rlist_cb, &c);
+	}
 	if (r < 0) {
 		json_decref(c.a);
 		return reply_errno(rc, r, NULL, "replies");
@@ -1596,6 +1958,8 @@ static void h_replies(struct rctx *rc)
  * from the open file. */
 static void h_backup(struct rctx *rc)
 {
+	if (!api__may(rc, AA_BACKUP, "make backups"))
+		return;
 	struct store *s = rc->api->deps.store;
 	char tmp[4200], err[512];
 	snprintf(tmp, sizeof tmp, "%s.backup-%d-%" PRId64, store_path(s),
@@ -1677,6 +2041,22 @@ static const struct route {
 	{ "POST", { "backup" }, h_backup },
 	{ "GET", { "households", "*", "history" }, h_household_history },
 	{ "GET", { "replies" }, h_replies },
+	/* accounts, sessions, approval, audit, logs: api-auth.c */
+	{ "POST", { "login" }, api__h_login },
+	{ "POST", { "logout" }, api__h_logout },
+	{ "GET", { "me" }, api__h_me },
+	{ "GET", { "users" }, api__h_users_list },
+	{ "POST", { "users" }, api__h_user_add },
+	{ "GET", { "users", "*" }, api__h_user_get },
+	{ "PATCH", { "users", "*" }, api__h_user_patch },
+	{ "GET", { "users", "*", "tokens" }, api__h_tokens_list },
+	{ "POST", { "users", "*", "tokens" }, api__h_token_add },
+	{ "DELETE", { "users", "*", "tokens", "*" }, api__h_token_delete },
+	{ "GET", { "audit" }, api__h_audit },
+	{ "POST", { "broadcasts", "*", "approve" }, api__h_approve },
+	{ "POST", { "broadcasts", "*", "reject" }, api__h_reject },
+	{ "GET", { "log" }, api__h_log_get },
+	{ "PUT", { "log" }, api__h_log_put },
 };
 
 static bool route_matches(const struct route *rt, const struct rctx *rc)
@@ -1736,6 +2116,47 @@ static bool query_bad_utf8(struct MHD_Connection *conn)
 	return bad;
 }
 
+static void route_pattern(struct rctx *rc, const struct route *rt)
+{
+	size_t k = 0;
+	rc->pattern[0] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(rt->path) && rt->path[i]; i++)
+		k += (size_t)snprintf(rc->pattern + k, k < sizeof rc->pattern ?
+				      sizeof rc->pattern - k : 0, "%s%s",
+				      i ? "/" : "", rt->path[i]);
+}
+
+/* The route of a request (for the audit of one refused early). */
+static void find_pattern(struct rctx *rc, const char *url)
+{
+	_cleanup_free_ char *path = strdup(url);
+	if (!path || !split_path(path, rc)) {
+		rc->nseg = 0;
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(routes); i++)
+		if (route_matches(&routes[i], rc) &&
+		    streq(routes[i].method, rc->method))
+			route_pattern(rc, &routes[i]);
+	rc->nseg = 0;   /* the segments pointed into path */
+}
+
+/* Whether a request needs nobody: the login, and the console's files. */
+static bool needs_no_principal(const struct api *a, const char *url,
+			       const char *method)
+{
+	if (streq(url, "/v1/login"))
+		return true;
+	if (!a->sh.console || (!streq(method, "GET") && !streq(method, "HEAD")))
+		return false;
+	if (streq(url, "/"))
+		return true;
+	for (size_t i = 0; i < console_nassets; i++)
+		if (streq(console_assets[i].path, url))
+			return true;
+	return false;
+}
+
 static void dispatch(struct rctx *rc, const char *url)
 {
 	_cleanup_free_ char *path = strdup(url);
@@ -1752,8 +2173,16 @@ static void dispatch(struct rctx *rc, const char *url)
 			return api__reply_error(rc, 405, "method_not_allowed",
 						"%s is not allowed here",
 						rc->method);
+		if (!api__may(rc, AA_METRICS, "read metrics"))
+			return;
 		return h_metrics(rc);
 	}
+	if (rc->tcp && rc->sh->console && strncmp(path, "/v1/", 4) != 0 &&
+	    (streq(rc->method, "GET") || streq(rc->method, "HEAD")) &&
+	    api__console_serve(rc, path, MHD_lookup_connection_value(
+				       rc->conn, MHD_HEADER_KIND,
+				       "If-None-Match")))
+		return;
 	if (!split_path(path, rc))
 		return api__reply_error(rc, 404, "not_found", "no such endpoint: %s",
 				   "see docs/api.md");
@@ -1762,8 +2191,14 @@ static void dispatch(struct rctx *rc, const char *url)
 		if (!route_matches(&routes[i], rc))
 			continue;
 		path_found = true;
-		if (streq(routes[i].method, rc->method))
-			return routes[i].handler(rc);
+		if (streq(routes[i].method, rc->method)) {
+			route_pattern(rc, &routes[i]);
+			routes[i].handler(rc);
+			/* the segments point into path, freed on return */
+			api__audit_target(rc);
+			rc->nseg = 0;
+			return;
+		}
 	}
 	if (path_found)
 		return api__reply_error(rc, 405, "method_not_allowed",
@@ -1815,33 +2250,37 @@ static enum MHD_Result queue(struct MHD_Connection *conn, struct rctx *rc)
 		if (!resp)
 			return MHD_NO;
 	}
+	for (size_t i = 0; i < rc->nheaders; i++)
+		MHD_add_response_header(resp, rc->headers[i][0],
+					rc->headers[i][1]);
 	enum MHD_Result ret = MHD_queue_response(conn, rc->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
 }
 
+/* An answer before the handler (refused, too large); audited as any
+ * other on the control API. */
 static enum MHD_Result answer_now(struct MHD_Connection *conn,
-				  struct api *a, unsigned status,
-				  const char *code, const char *msg)
+				  struct listener *l, struct req *rq,
+				  const char *url, const char *method,
+				  unsigned status, const char *code,
+				  const char *msg, bool clear_cookie)
 {
-	struct rctx rc = { .api = a, .conn = conn, .fd = -1 };
+	struct api *a = l->api;
+	struct rctx rc = { .api = a, .sh = &a->sh, .conn = conn, .fd = -1,
+			   .method = method, .tcp = l->tcp,
+			   .origin = rq->origin };
 	api__reply_error(&rc, status, code, "%s", msg);
+	if (clear_cookie)
+		api__add_header(&rc, "Set-Cookie", api__cookie_clear(&a->sh));
 	enum MHD_Result r = queue(conn, &rc);
+	if (!l->webhook && !streq(method, "GET") && !streq(method, "HEAD")) {
+		find_pattern(&rc, url);
+		api__audit(&a->sh, &rc, rq->have_p ? &rq->p : NULL,
+			   rq->origin);
+	}
 	json_decref(rc.json);
 	return r;
-}
-
-/* Constant-time comparison of a presented bearer token. */
-static bool token_ok(const char *hdr, const char *token)
-{
-	if (!hdr || !token || strncmp(hdr, "Bearer ", 7) != 0)
-		return false;
-	hdr += 7;
-	size_t a = strlen(hdr), b = strlen(token);
-	unsigned char diff = (unsigned char)(a != b);
-	for (size_t i = 0; i < b; i++)
-		diff |= (unsigned char)(hdr[i < a ? i : 0] ^ token[i]);
-	return diff == 0;
 }
 
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
@@ -1866,12 +2305,22 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 		size_t max = l->webhook ? a->wh_max_body : a->max_body;
 		buf_init(&rq->body, max);
 		*con_cls = rq;
-		if (l->tcp && !l->webhook && !token_ok(MHD_lookup_connection_value(
-				conn, MHD_HEADER_KIND, "Authorization"),
-				a->token)) {
-			rq->answered = true;
-			return answer_now(conn, a, 401, "unauthorized",
-					  "a valid bearer token is required");
+		if (!l->webhook) {
+			/* Who asks, before the body is read. */
+			api__origin(conn, l->tcp, rq->origin,
+				    sizeof rq->origin);
+			struct api_denial d = { 0 };
+			if (!needs_no_principal(a, url, method)) {
+				if (api__resolve(&a->sh, conn, l->tcp, method,
+						 &rq->p, rq->csrf, &d) < 0) {
+					rq->answered = true;
+					return answer_now(conn, l, rq, url,
+							  method, d.status,
+							  d.code, d.msg,
+							  d.clear_cookie);
+				}
+				rq->have_p = true;
+			}
 		}
 		const char *cl = MHD_lookup_connection_value(
 			conn, MHD_HEADER_KIND, "Content-Length");
@@ -1879,8 +2328,9 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 		if (cl && util_parse_int64(cl, 0, INT64_MAX, &n) == 0 &&
 		    (uint64_t)n > max) {
 			rq->answered = true;
-			return answer_now(conn, a, 413, "too_large",
-					  "the request body is too large");
+			return answer_now(conn, l, rq, url, method, 413,
+					  "too_large", "the request body is "
+					  "too large", false);
 		}
 		return MHD_YES;
 	}
@@ -1902,11 +2352,15 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 	}
 	if (rq->too_large) {
 		rq->answered = true;
-		return answer_now(conn, a, 413, "too_large",
-				  "the request body is too large");
+		return answer_now(conn, l, rq, url, method, 413, "too_large",
+				  "the request body is too large", false);
 	}
 
-	struct rctx rc = { .api = a, .conn = conn, .method = method,
+	struct rctx rc = { .api = a, .sh = &a->sh, .conn = conn,
+			   .method = method, .tcp = l->tcp,
+			   .p = rq->have_p ? &rq->p : NULL,
+			   .csrf = rq->csrf[0] ? rq->csrf : NULL,
+			   .origin = rq->origin,
 			   .body = rq->body.data ? rq->body.data : "",
 			   .body_len = rq->body.len, .status = 500, .fd = -1 };
 	if (l->webhook && a->wh_metrics && streq(url, "/metrics") &&
@@ -1922,6 +2376,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 		a->counts_at = 0;
 	if (rc.status >= 500 && !rc.json && !rc.raw)
 		api__reply_error(&rc, 500, "internal", "no answer");
+	if (!l->webhook)
+		api__session_refresh(&rc);
 	/* A webhook path may carry a secret (the eSMS callback): log the
 	 * listener and the provider only. */
 	if (l->webhook) {
@@ -1933,6 +2389,11 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 	} else
 		log_debug(LOG_API, "%s %s -> %u", method, url, rc.status);
 	enum MHD_Result ret = queue(conn, &rc);
+	/* Every change asked of the control API is on the record, after
+	 * the answer (a failed write of the record fails nothing). */
+	if (!l->webhook && !rc.audited && !streq(method, "GET") &&
+	    !streq(method, "HEAD"))
+		api__audit(&a->sh, &rc, rc.p, rq->origin);
 	json_decref(rc.json);
 	free(rc.raw);
 	if (rc.fd >= 0)
@@ -2246,33 +2707,6 @@ static int listener_start(struct api *a, struct listener *l, int fd,
 	return 0;
 }
 
-static char *read_token(const char *path, char *err, size_t errsz)
-{
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
-	if (!f) {
-		snprintf(err, errsz, "cannot read token file %s: %s", path,
-			 strerror(errno));
-		return NULL;
-	}
-	struct stat st;
-	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0007))
-		log_warn(LOG_API, "token file %s is readable by other users: "
-			 "chmod o-rwx it", path);
-	char line[512];
-	if (!fgets(line, sizeof line, f)) {
-		snprintf(err, errsz, "token file %s is empty", path);
-		return NULL;
-	}
-	const char *s;
-	size_t n = text_trim(line, strlen(line), &s);
-	if (n < 16) {
-		snprintf(err, errsz, "token in %s is too short (at least 16 "
-			 "characters)", path);
-		return NULL;
-	}
-	return util_strndup(s, n);
-}
-
 int api_start(const struct api_deps *deps, const struct config *cfg,
 	      struct api **ret, char *err, size_t errsz)
 {
@@ -2298,7 +2732,13 @@ int api_start(const struct api_deps *deps, const struct config *cfg,
 						     30000;
 	uint64_t every = a->header_timeout_ms / 4 ? a->header_timeout_ms / 4 : 1;
 	uv_timer_start(&a->sweep, sweep_cb, every, every);
-	int r;
+	a->sh.store = deps->store;
+	a->sh.dir = deps->dir;
+	a->sh.bc = deps->bc;
+	a->sh.engine = deps->engine;
+	int r = api__shared_init(&a->sh, cfg, err, errsz);
+	if (r < 0)
+		goto fail;
 	a->sock_path = strdup(cfg->api_socket);
 	if (!a->sock_path) {
 		r = -ENOMEM;
@@ -2316,11 +2756,6 @@ int api_start(const struct api_deps *deps, const struct config *cfg,
 	log_info(LOG_API, "listening on %s (mode %04o)", cfg->api_socket,
 		 cfg->api_socket_mode);
 	if (cfg->api_listen && *cfg->api_listen) {
-		a->token = read_token(cfg->api_token_file, err, errsz);
-		if (!a->token) {
-			r = -EINVAL;
-			goto fail;
-		}
 		snprintf(a->tcp_l.name, sizeof a->tcp_l.name, "%s",
 			 cfg->api_listen);
 		fd = bind_tcp(cfg->api_listen, err, errsz);
@@ -2331,8 +2766,10 @@ int api_start(const struct api_deps *deps, const struct config *cfg,
 		r = listener_start(a, &a->tcp_l, fd, cfg, true, err, errsz);
 		if (r < 0)
 			goto fail;
-		log_info(LOG_API, "listening on %s (TCP, bearer token)",
-			 cfg->api_listen);
+		log_info(LOG_API, "listening on %s (TCP: %s%s)",
+			 cfg->api_listen, a->sh.token ? "bearer token, " : "",
+			 a->sh.console ? "console and sessions" :
+			 "personal tokens and sessions");
 	}
 	if (cfg->wh_listen && *cfg->wh_listen) {
 		r = api__webhooks_new(deps->store, cfg, &a->wh, err, errsz);
@@ -2382,6 +2819,7 @@ void api_reload(struct api *a, const struct config *cfg)
 	a->sms_warn = cfg->sms_warn_segments;
 	a->unconfirmed_ms = cfg->unconfirmed_after_ms ?
 			    cfg->unconfirmed_after_ms : 3600000;
+	api__shared_reload(&a->sh, cfg);
 }
 
 unsigned api_connections(const struct api *a)
@@ -2483,9 +2921,7 @@ struct api *api_free(struct api *a)
 	free(a->sock_path);
 	a->wh = api__webhooks_free(a->wh);
 	a->metrics = metrics_free(a->metrics);
-	if (a->token)
-		explicit_bzero(a->token, strlen(a->token));
-	free(a->token);
+	api__shared_clear(&a->sh);
 	free(a);
 	return NULL;
 }

@@ -315,6 +315,13 @@ int broadcast_create(struct broadcaster *bc, const struct broadcast_req *req,
 		broadcast_clear(&b);
 		return -ENODEV;
 	}
+	if (req->requested_by &&
+	    !(b.requested_by = strdup(req->requested_by))) {
+		broadcast_clear(&b);
+		return -ENOMEM;
+	}
+	if (req->awaiting_approval)
+		b.state = BS_AWAITING;
 	struct wave waves[1 + BCAST_MAX_REMINDERS];
 	size_t nw = 0;
 	waves[nw++] = (struct wave){ .seq = 0, .send_at_ms = b.send_at_ms,
@@ -337,8 +344,9 @@ int broadcast_create(struct broadcaster *bc, const struct broadcast_req *req,
 		return r;
 	}
 	log_info(LOG_DISPATCH, "broadcast %" PRId64 " created: %s, %s, %zu "
-		 "wave(s)", b.id, bcast_kind_name(b.kind),
-		 b.urgent ? "urgent" : "normal", nw);
+		 "wave(s)%s", b.id, bcast_kind_name(b.kind),
+		 b.urgent ? "urgent" : "normal", nw,
+		 b.state == BS_AWAITING ? ", awaiting approval" : "");
 	engine_kick(bc->engine);
 	broadcast_clear(&b);
 	return store_broadcast_get(bc->store, waves[0].broadcast_id, ret);
@@ -373,6 +381,20 @@ static int set_state(struct broadcaster *bc, int64_t id,
 			return -EALREADY;
 		r = store_broadcast_set_state(bc->store, id, want, now);
 		break;
+	case BS_AWAITING:  /* reject: cancel what still awaits approval */
+		if (cur != BS_AWAITING)
+			return -EALREADY;
+		r = store_begin(bc->store);
+		if (r == 0)
+			r = store_broadcast_set_state(bc->store, id,
+						      BS_CANCELLED, now);
+		if (r == 0)
+			r = store_broadcast_cancel_queued(bc->store, id, now);
+		if (r >= 0)
+			r = store_commit(bc->store);
+		else
+			store_rollback(bc->store);
+		break;
 	default: /* resume */
 		if (cur != BS_PAUSED)
 			return -EALREADY;
@@ -382,7 +404,9 @@ static int set_state(struct broadcaster *bc, int64_t id,
 	if (r >= 0) {
 		log_info(LOG_DISPATCH, "broadcast %" PRId64 " %s", id,
 			 want == BS_CANCELLED ? "cancelled" :
-			 want == BS_PAUSED ? "paused" : "resumed");
+			 want == BS_PAUSED ? "paused" :
+			 want == BS_AWAITING ? "rejected (cancelled)" :
+			 "resumed");
 		engine_kick(bc->engine);
 	}
 	return r < 0 ? r : 0;
@@ -401,6 +425,24 @@ int broadcast_pause(struct broadcaster *bc, int64_t id)
 int broadcast_resume(struct broadcaster *bc, int64_t id)
 {
 	return set_state(bc, id, BS_ACTIVE);
+}
+
+int broadcast_approve(struct broadcaster *bc, int64_t id,
+		      const char *approved_by)
+{
+	int r = store_broadcast_approve(bc->store, id, approved_by,
+					util_now_ms());
+	if (r < 0)
+		return r;
+	log_info(LOG_DISPATCH, "broadcast %" PRId64 " approved", id);
+	/* As for a resume: the engine reloads and starts its waves. */
+	engine_kick(bc->engine);
+	return 0;
+}
+
+int broadcast_reject(struct broadcaster *bc, int64_t id)
+{
+	return set_state(bc, id, BS_AWAITING);
 }
 
 struct reopen_ctx {

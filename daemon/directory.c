@@ -689,6 +689,7 @@ struct import {
 	struct phone_set seen;
 	struct group_cache groups;
 	const char *default_group;
+	const struct import_filter *filter;   /* NULL: every group */
 	int64_t now;
 };
 
@@ -798,6 +799,23 @@ static int import_apply(struct import *im, size_t line, struct household *row,
 				      PRId64 "); fix one of them first",
 				      owner, o);
 		owner = o;
+	}
+	if (owner && im->filter) {
+		/* A number of another group's household: not this
+		 * importer's to move or change. */
+		struct household h = { 0 };
+		int r = store_household_get(d->store, owner, &h);
+		if (r < 0)
+			return r;
+		bool ok = im->filter->group_ok(h.group_id, im->filter->ud);
+		int q = ok ? 0 : REJECT(im, line, "phone", NULL, 0, "not_yours",
+					"the numbers on this row belong to a "
+					"household of group %s, which is not "
+					"yours", h.group_code ? h.group_code
+					: "?");
+		household_clear(&h);
+		if (!ok)
+			return q;
 	}
 	if (!owner) {
 		row->created_ms = row->updated_ms = im->now;
@@ -988,6 +1006,12 @@ static int import_row(struct import *im, const struct csv_record *rec)
 			   "groups)", gtrim);
 		goto out;
 	}
+	if (im->filter && !im->filter->group_ok(ge->id, im->filter->ud)) {
+		r = REJECT(im, line, "group", gs, gl, "not_yours",
+			   "group %s is not yours",
+			   ge->code ? ge->code : gtrim);
+		goto out;
+	}
 	row.group_id = ge->id;
 
 	/* Phones: every piece normalised; bad ones rejected, or, when the row
@@ -1159,7 +1183,17 @@ int directory_import(struct directory *d, const char *data, size_t len,
 		     const char *default_group, bool dry_run,
 		     struct import_report *rep, struct verrors *ve)
 {
-	struct import im = { .d = d, .rep = rep, .now = util_now_ms() };
+	return directory_import_filtered(d, data, len, default_group, dry_run,
+					 NULL, rep, ve);
+}
+
+int directory_import_filtered(struct directory *d, const char *data,
+			      size_t len, const char *default_group,
+			      bool dry_run, const struct import_filter *f,
+			      struct import_report *rep, struct verrors *ve)
+{
+	struct import im = { .d = d, .rep = rep, .filter = f,
+			     .now = util_now_ms() };
 	*rep = (struct import_report){ .dry_run = dry_run };
 	if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
 		data += 3;

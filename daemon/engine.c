@@ -1406,7 +1406,9 @@ static uint64_t waves_tick(struct engine *e, uint64_t now, bool *more)
 		}
 		if ((uint64_t)w->w.expires_ms < wake)
 			wake = (uint64_t)w->w.expires_ms;
-		if (b->b.state == BS_PAUSED)
+		/* Paused, or awaiting a second official's approval: nothing
+		 * starts or is sent, but the deadlines above still apply. */
+		if (b->b.state == BS_PAUSED || b->b.state == BS_AWAITING)
 			continue;
 		if (w->w.state == WS_PENDING) {
 			if ((int64_t)now < w->w.send_at_ms) {

@@ -19,6 +19,7 @@ enum {
 	BS_GROUPS_OF,
 	BS_SET_STATE,
 	BS_LIST,
+	BS_APPROVE,
 	WV_INSERT,
 	WV_LIST_OPEN,
 	WV_LIST,
@@ -82,7 +83,8 @@ enum {
 #define BCAST_COLS \
 	"id, kind, urgent, state, title, body, place, agenda, idem_key," \
 	" starts_ms, send_at_ms, expires_ms, created_ms, updated_ms," \
-	" finished_ms, all_groups, reminders FROM broadcasts"
+	" finished_ms, all_groups, reminders, requested_by, approved_by," \
+	" approved_ms, pruned_ms FROM broadcasts"
 
 /* The event hook's record of a delivery (hooks.h): no phone, no name, no
  * text. ?2 is the time of the change. */
@@ -108,9 +110,9 @@ static const char *const bst_sql[BST_MAX] = {
 	[BS_INSERT] =
 		"INSERT INTO broadcasts(kind, urgent, state, title, body, place,"
 		" agenda, idem_key, starts_ms, send_at_ms, expires_ms,"
-		" all_groups, reminders, created_ms, updated_ms)"
+		" all_groups, reminders, created_ms, updated_ms, requested_by)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-		" ?13, ?14, ?14)",
+		" ?13, ?14, ?14, ?15)",
 	[BS_INSERT_GROUP] =
 		"INSERT OR IGNORE INTO broadcast_groups(broadcast_id, group_id)"
 		" VALUES (?1, ?2)",
@@ -126,6 +128,10 @@ static const char *const bst_sql[BST_MAX] = {
 	[BS_LIST] =
 		"SELECT " BCAST_COLS " WHERE (?1 < 0 OR state = ?1)"
 		" AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3",
+	[BS_APPROVE] =
+		"UPDATE broadcasts SET state = 0, approved_by = ?2,"
+		" approved_ms = ?3, updated_ms = ?3"
+		" WHERE id = ?1 AND state = 5",
 	[WV_INSERT] =
 		"INSERT INTO waves(broadcast_id, seq, send_at_ms, expires_ms,"
 		" state) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -483,6 +489,8 @@ void broadcast_clear(struct broadcast *b)
 	free(b->place);
 	free(b->agenda);
 	free(b->idem_key);
+	free(b->requested_by);
+	free(b->approved_by);
 	*b = (struct broadcast){ 0 };
 }
 
@@ -573,6 +581,7 @@ int store_broadcast_insert(struct store *s, struct broadcast *b,
 		store__bind_i64(st, 12, b->all_groups, &rc);
 		store__bind_str(st, 13, rem, &rc);
 		store__bind_i64(st, 14, b->created_ms, &rc);
+		store__bind_str(st, 15, b->requested_by, &rc);
 		r = store__bind_check(s, st, rc);
 		if (r == 0)
 			r = store__exec(s, st);
@@ -638,6 +647,12 @@ static int broadcast_from_row(sqlite3_stmt *st, struct broadcast *b)
 	b->finished_ms = sqlite3_column_int64(st, 14);
 	b->all_groups = sqlite3_column_int(st, 15) != 0;
 	reminders_parse(b, (const char *)sqlite3_column_text(st, 16));
+	if (r == 0)
+		r = store__col_str(st, 17, &b->requested_by);
+	if (r == 0)
+		r = store__col_str(st, 18, &b->approved_by);
+	b->approved_ms = sqlite3_column_int64(st, 19);
+	b->pruned_ms = sqlite3_column_int64(st, 20);
 	if (r < 0)
 		broadcast_clear(b);
 	return r;
@@ -699,6 +714,28 @@ int store_broadcast_set_state(struct store *s, int64_t id,
 		r = store__exec(s, st);
 	if (r == 0 && sqlite3_changes(s->db) == 0)
 		r = -ENOENT;
+	return r;
+}
+
+int store_broadcast_approve(struct store *s, int64_t id,
+			    const char *approved_by, int64_t now_ms)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, BS_APPROVE);
+	int rc = SQLITE_OK;
+	store__bind_i64(st, 1, id, &rc);
+	store__bind_str(st, 2, approved_by, &rc);
+	store__bind_i64(st, 3, now_ms, &rc);
+	int r = store__bind_check(s, st, rc);
+	if (r == 0)
+		r = store__exec(s, st);
+	if (r == 0 && sqlite3_changes(s->db) == 0) {
+		struct broadcast b;
+		r = store_broadcast_get(s, id, &b);
+		if (r == 0) {
+			broadcast_clear(&b);
+			r = -EALREADY;
+		}
+	}
 	return r;
 }
 

@@ -31,6 +31,11 @@ struct broadcast_req {
 	const char *const *reminders;
 	size_t nreminders;
 	const char *idem_key;
+	/* for broadcast_create: the asker's user name (stored), and whether
+	 * the broadcast must wait for a second official's approval (the
+	 * caller decides, with auth_needs_approval) */
+	const char *requested_by;
+	bool awaiting_approval;
 };
 
 struct broadcaster;
@@ -57,6 +62,12 @@ int broadcast_create(struct broadcaster *bc, const struct broadcast_req *req,
 int broadcast_cancel(struct broadcaster *bc, int64_t id);
 int broadcast_pause(struct broadcaster *bc, int64_t id);
 int broadcast_resume(struct broadcaster *bc, int64_t id);
+/* A broadcast awaiting approval: approve makes it scheduled (the engine
+ * then starts it as for a resume); reject cancels it. -ENOENT;
+ * -EALREADY when it is not awaiting approval. */
+int broadcast_approve(struct broadcaster *bc, int64_t id,
+		      const char *approved_by);
+int broadcast_reject(struct broadcaster *bc, int64_t id);
 /* Returns the number of deliveries requeued (>= 0). */
 int broadcast_retry(struct broadcaster *bc, int64_t id);
 

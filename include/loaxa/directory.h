@@ -84,6 +84,20 @@ int directory_import(struct directory *d, const char *data, size_t len,
 		     const char *default_group, bool dry_run,
 		     struct import_report *rep, struct verrors *ve);
 
+/* Optional for an import: the groups it may write to (a manager's). A
+ * row for another group, or whose numbers belong to a household of
+ * another group, is rejected on its own ("group 2B is not yours"); the
+ * other rows are imported. */
+struct import_filter {
+	bool (*group_ok)(int64_t group_id, void *ud);
+	void *ud;
+};
+/* directory_import with a filter (NULL: every group). */
+int directory_import_filtered(struct directory *d, const char *data,
+			      size_t len, const char *default_group,
+			      bool dry_run, const struct import_filter *f,
+			      struct import_report *rep, struct verrors *ve);
+
 /* CSV export of one group (ident) or all (NULL) into out. */
 int directory_export(struct directory *d, const char *ident, struct buf *out);
 

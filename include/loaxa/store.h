@@ -164,6 +164,10 @@ struct broadcast {
 	int64_t group_ids[BCAST_MAX_GROUPS];
 	size_t nreminders;
 	int64_t reminder_ms[BCAST_MAX_REMINDERS];  /* offsets before start */
+	char *requested_by;     /* the asker's user name; NULL: unknown */
+	char *approved_by;      /* the second official; NULL: none */
+	int64_t approved_ms;    /* 0: not approved */
+	int64_t pruned_ms;      /* 0: details kept (retention) */
 };
 void broadcast_clear(struct broadcast *b);
 
@@ -184,6 +188,10 @@ int store_broadcast_insert(struct store *s, struct broadcast *b,
 int store_broadcast_get(struct store *s, int64_t id, struct broadcast *ret);
 int store_broadcast_set_state(struct store *s, int64_t id,
 			      enum bcast_state st, int64_t now_ms);
+/* awaiting_approval -> scheduled, recording who approved and when.
+ * -ENOENT; -EALREADY when the broadcast is not awaiting approval. */
+int store_broadcast_approve(struct store *s, int64_t id,
+			    const char *approved_by, int64_t now_ms);
 struct broadcast_filter {
 	int state;              /* -1 any */
 	int64_t before_id;      /* newest first: ids < before_id; 0 = none */

@@ -212,6 +212,7 @@ static const char empty_text[] =
 	"loaxa_broadcasts{state=\"paused\"} 0\n"
 	"loaxa_broadcasts{state=\"cancelled\"} 0\n"
 	"loaxa_broadcasts{state=\"done\"} 0\n"
+	"loaxa_broadcasts{state=\"awaiting_approval\"} 0\n"
 	"# HELP loaxa_deliveries Deliveries by status and by the channel of "
 	"their last attempt (none: not tried yet).\n"
 	"# TYPE loaxa_deliveries gauge\n"
@@ -413,6 +414,7 @@ static const char *const known_lines[] = {
 	"loaxa_broadcasts{state=\"paused\"} 0",
 	"loaxa_broadcasts{state=\"cancelled\"} 1",
 	"loaxa_broadcasts{state=\"done\"} 0",
+	"loaxa_broadcasts{state=\"awaiting_approval\"} 0",
 	/* channels sorted: esms, none, zns */
 	"# TYPE loaxa_deliveries gauge\n"
 	"loaxa_deliveries{status=\"queued\",channel=\"esms\"} 0\n"

@@ -251,7 +251,7 @@ static void test_open_fresh(void **state)
 	assert_string_equal(raw_query(f->path, "PRAGMA journal_mode", buf,
 				      sizeof buf), "wal");
 	assert_string_equal(raw_query(f->path, "PRAGMA user_version", buf,
-				      sizeof buf), "5");
+				      sizeof buf), "7");
 	raw_query(f->path, "SELECT value FROM meta WHERE key='created_by'",
 		  buf, sizeof buf);
 	assert_memory_equal(buf, "loaxad", 6);
