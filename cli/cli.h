@@ -4,9 +4,10 @@
  * opens the database. Each command is one entry of the table in loaxa.c
  * (words, handler, help) and sends one HTTP request, except the lists
  * (`households`, `broadcasts`, `deliveries`, `report`, `history`,
- * `replies`), which follow the
+ * `replies`, `audit --all`), which follow the
  * API's keyset paging, `invite`/`notify`, which ask for a preview first,
- * and `watch`, which asks again every interval.
+ * `user passwd`, which asks who you are first (GET /v1/me), and `watch`,
+ * which asks again every interval.
  *
  *   loaxa.c           arguments, the command table, help, `status`
  *   client.c          the HTTP client (libcurl easy) and error reporting
@@ -20,6 +21,8 @@
  *   cmd-report.c      report: the per-household list of a broadcast
  *   cmd-history.c     history: what a household was sent and answered;
  *                     replies: the households' feedback and RSVPs
+ *   cmd-user.c        user add/list/show/set/passwd/disable/enable/token/
+ *                     tokens/revoke, whoami, approve, reject, audit, log
  *
  * Glossary: an "answer" is loaxad's HTTP response; "--json mode" prints the
  * answer's JSON as-is (pretty-printed) instead of human tables.
@@ -101,6 +104,21 @@ enum cli_opt {
 	OPT_CSV,
 	OPT_BROADCAST,
 	OPT_RSVP,
+	/* user, approve, reject, audit, log */
+	OPT_ROLE,
+	OPT_USER_GROUP,           /* "--group" of a manager: a group code */
+	OPT_DISPLAY_NAME,
+	OPT_UNIX_USER,
+	OPT_UID,
+	OPT_NO_UNIX_USER,
+	OPT_PASSWORD_STDIN,
+	OPT_PASSWORD_PROMPT,
+	OPT_LABEL,
+	OPT_REASON,
+	OPT_AUDIT_LIMIT,          /* "--limit" of audit */
+	OPT_AUDIT_ALL,            /* "--all" of audit */
+	OPT_LEVEL,
+	OPT_DEBUG,
 	_OPT_MAX,
 };
 #define OPT(o) (UINT64_C(1) << (o))
@@ -145,7 +163,8 @@ struct cli_command {
 struct cli {
 	const char *socket_path;  /* NULL when url is used */
 	char *url;                /* base URL, no trailing '/'; or NULL */
-	const char *token_file;   /* used with url only */
+	const char *token_file;   /* --token-file or LOAXA_TOKEN_FILE */
+	bool token_env;           /* the token is LOAXA_TOKEN's value */
 	bool json;
 	const struct cli_command *cmd;
 	struct client *client;    /* created on the first request */
@@ -338,5 +357,20 @@ int cmd_watch(struct cli *c, const struct cli_args *a);
 int cmd_report(struct cli *c, const struct cli_args *a);
 int cmd_history(struct cli *c, const struct cli_args *a);
 int cmd_replies(struct cli *c, const struct cli_args *a);
+int cmd_user_add(struct cli *c, const struct cli_args *a);
+int cmd_user_list(struct cli *c, const struct cli_args *a);
+int cmd_user_show(struct cli *c, const struct cli_args *a);
+int cmd_user_set(struct cli *c, const struct cli_args *a);
+int cmd_user_passwd(struct cli *c, const struct cli_args *a);
+int cmd_user_disable(struct cli *c, const struct cli_args *a);
+int cmd_user_enable(struct cli *c, const struct cli_args *a);
+int cmd_user_token(struct cli *c, const struct cli_args *a);
+int cmd_user_tokens(struct cli *c, const struct cli_args *a);
+int cmd_user_revoke(struct cli *c, const struct cli_args *a);
+int cmd_whoami(struct cli *c, const struct cli_args *a);
+int cmd_approve(struct cli *c, const struct cli_args *a);
+int cmd_reject(struct cli *c, const struct cli_args *a);
+int cmd_audit(struct cli *c, const struct cli_args *a);
+int cmd_log(struct cli *c, const struct cli_args *a);
 
 #endif

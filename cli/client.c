@@ -2,9 +2,11 @@
  *
  * One easy handle per run, reset before each request so that paging reuses
  * the connection. By default it talks over the unix socket (the URL's host
- * is then only the Host header); with --url over TCP, sending the token of
- * --token-file as a bearer token. Proxies are never used: the token must
- * not leave for a proxy, and the daemon is local or on a trusted network.
+ * is then only the Host header); with --url over TCP. A token (--token-file,
+ * else LOAXA_TOKEN, else LOAXA_TOKEN_FILE) is sent as a bearer token on
+ * either: on the socket it makes loaxad act for the token's user instead of
+ * the caller's unix uid. Proxies are never used: the token must not leave
+ * for a proxy, and the daemon is local or on a trusted network.
  *
  * Every failure is printed here, once, as "loaxa: ...", and turned into the
  * exit status of loaxa(1).
@@ -13,6 +15,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <libgen.h>
+#include <limits.h>
 #include <sys/stat.h>
 
 #include "cli.h"
@@ -21,7 +24,7 @@
 
 struct client {
 	CURL *curl;
-	char *token;              /* NULL over the unix socket */
+	char *token;              /* NULL when none was given */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -56,15 +59,36 @@ void client_answer_clear(struct client_answer *a)
 	*a = (struct client_answer){ 0 };
 }
 
-/* The token is the file's first line without surrounding blanks. It goes
- * into a header, so only printable ASCII without spaces is accepted. */
+/* A token goes into a header: only printable ASCII without spaces. where
+ * names its source for the error message. */
+static int token_check(const char *tok, size_t len, const char *where)
+{
+	size_t i;
+
+	if (len == 0)
+		return cli_fail(CLI_EXIT_USAGE, "%s: the token is empty",
+				where);
+	if (len > TOKEN_MAX)
+		return cli_fail(CLI_EXIT_USAGE, "%s: the token is too long",
+				where);
+	for (i = 0; i < len; i++)
+		if (tok[i] <= ' ' || tok[i] > '~')
+			return cli_fail(CLI_EXIT_USAGE,
+					"%s: the token may only hold printable "
+					"ASCII without spaces", where);
+	return 0;
+}
+
+/* The token is the file's first line without surrounding blanks. */
 static int token_read(const char *path, char **ret)
 {
 	_cleanup_fclose_ FILE *f = NULL;
-	char buf[TOKEN_MAX + 2];
-	size_t n, start, end, i;
+	char buf[TOKEN_MAX + 2], where[PATH_MAX + 16];
+	size_t n, start, end;
 	char *nl;
+	int r;
 
+	snprintf(where, sizeof(where), "token file %s", path);
 	f = fopen(path, "re");
 	if (!f)
 		return cli_fail(CLI_EXIT_USAGE, "cannot read token file %s: %m",
@@ -91,16 +115,28 @@ static int token_read(const char *path, char **ret)
 		return cli_fail(CLI_EXIT_USAGE,
 				"token file %s: first line is empty", path);
 	}
-	for (i = start; i < end; i++)
-		if (buf[i] <= ' ' || buf[i] > '~') {
-			explicit_bzero(buf, sizeof(buf));
-			return cli_fail(CLI_EXIT_USAGE,
-					"token file %s: the token may only "
-					"hold printable ASCII without spaces",
-					path);
-		}
+	r = token_check(buf + start, end - start, where);
+	if (r) {
+		explicit_bzero(buf, sizeof(buf));
+		return r;
+	}
 	*ret = strndup(buf + start, end - start);
 	explicit_bzero(buf, sizeof(buf));
+	if (!*ret)
+		return cli_fail(CLI_EXIT_ERROR, "out of memory");
+	return 0;
+}
+
+/* The token of LOAXA_TOKEN, as given (no blanks trimmed). */
+static int token_env(char **ret)
+{
+	const char *v = getenv("LOAXA_TOKEN");
+	int r;
+
+	r = token_check(v ? v : "", v ? strlen(v) : 0, "LOAXA_TOKEN");
+	if (r)
+		return r;
+	*ret = strdup(v);
 	if (!*ret)
 		return cli_fail(CLI_EXIT_ERROR, "out of memory");
 	return 0;
@@ -118,12 +154,14 @@ static int client_get(struct cli *c, struct client **ret)
 	cl = calloc(1, sizeof(*cl));
 	if (!cl)
 		return cli_fail(CLI_EXIT_ERROR, "out of memory");
-	if (c->url && c->token_file) {
+	r = 0;
+	if (c->token_file)
 		r = token_read(c->token_file, &cl->token);
-		if (r) {
-			client_free(cl);
-			return r;
-		}
+	else if (c->token_env)
+		r = token_env(&cl->token);
+	if (r) {
+		client_free(cl);
+		return r;
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		client_free(cl);
@@ -456,12 +494,13 @@ int client_report_error(struct cli *c, const struct client_answer *a)
 		fputc('\n', stderr);
 	}
 
-	if (a->status == 401)
-		fprintf(stderr, "loaxa: hint: %s\n",
-			c->client && c->client->token
-				? "loaxad refused the token of --token-file"
-				: "loaxad over TCP needs its API token: "
-				  "use --token-file FILE or LOAXA_TOKEN_FILE");
+	if (a->status == 401 && c->client && c->client->token)
+		fprintf(stderr, "loaxa: hint: loaxad refused the token of "
+			"%s\n", c->token_file ? c->token_file : "LOAXA_TOKEN");
+	else if (a->status == 401)
+		fprintf(stderr, "loaxa: hint: loaxad over TCP needs a token: "
+			"use --token-file FILE, LOAXA_TOKEN_FILE or "
+			"LOAXA_TOKEN\n");
 	return CLI_EXIT_ERROR;
 }
 

@@ -303,6 +303,154 @@ static const struct cli_command commands[] = {
 			OPT(OPT_LIMIT),
 		.run = cmd_replies,
 	},
+	{
+		.words = { "approve" },
+		.args = "ID",
+		.synopsis = "ID",
+		.summary = "approve a broadcast awaiting approval: it is sent",
+		.request = "POST /v1/broadcasts/{id}/approve",
+		.min_pos = 1, .max_pos = 1,
+		.run = cmd_approve,
+	},
+	{
+		.words = { "reject" },
+		.args = "ID",
+		.synopsis = "ID [--reason TEXT]",
+		.summary = "reject a broadcast awaiting approval: it is "
+			   "cancelled",
+		.request = "POST /v1/broadcasts/{id}/reject",
+		.min_pos = 1, .max_pos = 1,
+		.opts = OPT(OPT_REASON),
+		.run = cmd_reject,
+	},
+	{
+		.words = { "whoami" },
+		.summary = "show whom loaxad takes you for: name, role, groups",
+		.request = "GET /v1/me",
+		.run = cmd_whoami,
+	},
+	{
+		.words = { "user", "list" },
+		.summary = "list the user accounts",
+		.request = "GET /v1/users",
+		.run = cmd_user_list,
+	},
+	{
+		.words = { "user", "show" },
+		.args = "NAME",
+		.synopsis = "NAME",
+		.summary = "show one user account",
+		.request = "GET /v1/users/{name}",
+		.min_pos = 1, .max_pos = 1,
+		.run = cmd_user_show,
+	},
+	{
+		.words = { "user", "add" },
+		.args = "NAME",
+		.synopsis = "NAME --role admin|official|manager "
+			    "[--group CODE]... [--display-name TEXT] "
+			    "[--unix-user LOGIN | --uid N] "
+			    "[--password-stdin | --password-prompt]",
+		.summary = "create a user account",
+		.request = "POST /v1/users",
+		.min_pos = 1, .max_pos = 1,
+		.opts = OPT(OPT_ROLE) | OPT(OPT_USER_GROUP) |
+			OPT(OPT_DISPLAY_NAME) | OPT(OPT_UNIX_USER) |
+			OPT(OPT_UID) | OPT(OPT_PASSWORD_STDIN) |
+			OPT(OPT_PASSWORD_PROMPT),
+		.repeat = OPT(OPT_USER_GROUP),
+		.run = cmd_user_add,
+	},
+	{
+		.words = { "user", "set" },
+		.args = "NAME",
+		.synopsis = "NAME [--role R] [--group CODE]... "
+			    "[--display-name TEXT] "
+			    "[--unix-user LOGIN | --uid N | --no-unix-user]",
+		.summary = "change a user's role, groups, name or unix user",
+		.request = "PATCH /v1/users/{name}",
+		.min_pos = 1, .max_pos = 1,
+		.opts = OPT(OPT_ROLE) | OPT(OPT_USER_GROUP) |
+			OPT(OPT_DISPLAY_NAME) | OPT(OPT_UNIX_USER) |
+			OPT(OPT_UID) | OPT(OPT_NO_UNIX_USER),
+		.repeat = OPT(OPT_USER_GROUP),
+		.run = cmd_user_set,
+	},
+	{
+		.words = { "user", "passwd" },
+		.args = "NAME",
+		.synopsis = "NAME [--password-stdin]",
+		.summary = "set a user's password (your own: old one first)",
+		.request = "PATCH /v1/users/{name}",
+		.min_pos = 1, .max_pos = 1,
+		.opts = OPT(OPT_PASSWORD_STDIN),
+		.run = cmd_user_passwd,
+	},
+	{
+		.words = { "user", "disable" },
+		.args = "NAME",
+		.synopsis = "NAME",
+		.summary = "lock an account out; its tokens and sessions stop",
+		.request = "PATCH /v1/users/{name}",
+		.min_pos = 1, .max_pos = 1,
+		.run = cmd_user_disable,
+	},
+	{
+		.words = { "user", "enable" },
+		.args = "NAME",
+		.synopsis = "NAME",
+		.summary = "let a disabled account in again",
+		.request = "PATCH /v1/users/{name}",
+		.min_pos = 1, .max_pos = 1,
+		.run = cmd_user_enable,
+	},
+	{
+		.words = { "user", "token" },
+		.args = "NAME",
+		.synopsis = "NAME [--label TEXT]",
+		.summary = "create a personal API token (shown only once)",
+		.request = "POST /v1/users/{name}/tokens",
+		.min_pos = 1, .max_pos = 1,
+		.opts = OPT(OPT_LABEL),
+		.run = cmd_user_token,
+	},
+	{
+		.words = { "user", "tokens" },
+		.args = "NAME",
+		.synopsis = "NAME",
+		.summary = "list a user's API tokens",
+		.request = "GET /v1/users/{name}/tokens",
+		.min_pos = 1, .max_pos = 1,
+		.run = cmd_user_tokens,
+	},
+	{
+		.words = { "user", "revoke" },
+		.args = "NAME ID",
+		.synopsis = "NAME TOKEN_ID",
+		.summary = "delete one of a user's API tokens",
+		.request = "DELETE /v1/users/{name}/tokens/{id}",
+		.min_pos = 2, .max_pos = 2,
+		.run = cmd_user_revoke,
+	},
+	{
+		.words = { "audit" },
+		.synopsis = "[--limit N] [--all]",
+		.summary = "list who changed what, newest first",
+		.request = "GET /v1/audit",
+		.opts = OPT(OPT_AUDIT_LIMIT) | OPT(OPT_AUDIT_ALL),
+		.run = cmd_audit,
+	},
+	{
+		.words = { "log" },
+		.synopsis = "[--level LEVEL] [--debug SUBSYS[,SUBSYS]...]",
+		.summary = "show or change loaxad's log level and debug "
+			   "subsystems",
+		.request = "GET /v1/log, or PUT /v1/log with --level or "
+			   "--debug",
+		.opts = OPT(OPT_LEVEL) | OPT(OPT_DEBUG),
+		.repeat = OPT(OPT_DEBUG),
+		.run = cmd_log,
+	},
 };
 
 struct cli_option {
@@ -374,8 +522,8 @@ static const struct cli_option cmd_options[_OPT_MAX] = {
 			  "show the messages a household would get, create "
 			  "nothing" },
 	[OPT_STATE] = { "state", 0, "S", false,
-			"only broadcasts in state S: scheduled, active, "
-			"paused, cancelled or done" },
+			"only broadcasts in state S: awaiting_approval, "
+			"scheduled, active, paused, cancelled or done" },
 	[OPT_STATUS] = { "status", 0, "S", false,
 			 "only deliveries with status S (queued, sent, "
 			 "failed, ...)" },
@@ -396,6 +544,45 @@ static const struct cli_option cmd_options[_OPT_MAX] = {
 	[OPT_RSVP] = { "rsvp", 0, "A", false,
 		       "only the replies answering A: yes, no, or none "
 		       "(feedback)" },
+	[OPT_ROLE] = { "role", 0, "R", false,
+		       "admin: everything; official: sends to every group, "
+		       "approves; manager: keeps and sends to its groups" },
+	[OPT_USER_GROUP] = { "group", 0, "CODE", false,
+			     "a group the manager keeps (set: replaces "
+			     "them all)" },
+	[OPT_DISPLAY_NAME] = { "display-name", 0, "TEXT", false,
+			       "the person's full name, e.g. 'Nguyễn Văn "
+			       "Lân'" },
+	[OPT_UNIX_USER] = { "unix-user", 0, "LOGIN", false,
+			    "this machine's login that acts as the user on "
+			    "the unix socket" },
+	[OPT_UID] = { "uid", 0, "N", false,
+		      "the same by numeric uid" },
+	[OPT_NO_UNIX_USER] = { "no-unix-user", 0, NULL, false,
+			       "no unix login acts as the user any more" },
+	[OPT_PASSWORD_STDIN] = { "password-stdin", 0, NULL, false,
+				 "read the password from the first line of "
+				 "stdin (passwd of yourself: old, then new, "
+				 "one per line)" },
+	[OPT_PASSWORD_PROMPT] = { "password-prompt", 0, NULL, false,
+				  "ask for the password twice on the "
+				  "terminal, not echoed" },
+	[OPT_LABEL] = { "label", 0, "TEXT", false,
+			"what the token is for, e.g. 'backup script'" },
+	[OPT_REASON] = { "reason", 0, "TEXT", false,
+			 "why, for the requester and the audit log" },
+	[OPT_AUDIT_LIMIT] = { "limit", 0, "N", false,
+			      "at most N entries per request (default: "
+			      "loaxad's)" },
+	[OPT_AUDIT_ALL] = { "all", 0, NULL, false,
+			    "every entry: ask again until the oldest" },
+	[OPT_LEVEL] = { "level", 0, "LEVEL", false,
+			"err, warning, notice, info or debug (until the "
+			"next reload or restart)" },
+	[OPT_DEBUG] = { "debug", 0, "SUBSYS", false,
+			"debug messages of these subsystems only, "
+			"comma-separated (main, cfg, store, api, dir, http, "
+			"dispatch, webhook; 'none': off)" },
 };
 
 static const char global_help[] =
@@ -404,8 +591,10 @@ static const char global_help[] =
 	"                     " CLI_DEFAULT_SOCKET ")\n"
 	"  --url URL          use TCP instead, e.g. http://127.0.0.1:8080\n"
 	"                     (env LOAXA_URL)\n"
-	"  --token-file FILE  API token for --url: the file's first line\n"
-	"                     (env LOAXA_TOKEN_FILE)\n"
+	"  --token-file FILE  API token: the file's first line (env\n"
+	"                     LOAXA_TOKEN_FILE; or the token itself in env\n"
+	"                     LOAXA_TOKEN); needed with --url, and on the\n"
+	"                     socket it acts as the token's user\n"
 	"  --json             print loaxad's JSON answer, for scripts\n"
 	"  -h, --help         show help (after a command: its help)\n"
 	"  --version          show the version\n";
@@ -717,6 +906,26 @@ static const struct cli_command *command_find(const char *w0, const char *w1)
 	return NULL;
 }
 
+/* The option named name (or short_name): the one in mask if several
+ * share it, else the first. -1 if none. */
+static int option_find(const char *name, char short_name, uint64_t mask)
+{
+	int id, found = -1;
+
+	for (id = 0; id < _OPT_MAX; id++) {
+		const struct cli_option *o = &cmd_options[id];
+
+		if (name ? !streq(o->name, name)
+			 : !(o->short_name && o->short_name == short_name))
+			continue;
+		if (mask & OPT(id))
+			return id;
+		if (found < 0)
+			found = id;
+	}
+	return found;
+}
+
 /* One option at argv[*i]: a global option anywhere, a command option once
  * the command is known. Returns 0 or an exit code. */
 static int parse_option(struct cli *c, int argc, char **argv, int *i,
@@ -776,14 +985,14 @@ static int parse_option(struct cli *c, int argc, char **argv, int *i,
 		}
 	}
 
-	for (id = 0; id < _OPT_MAX; id++) {
-		o = &cmd_options[id];
-		if (arg[1] == '-' ? streq(o->name, name)
-				  : (o->short_name && o->short_name == name[0]))
-			break;
-	}
-	if (id == _OPT_MAX)
+	/* Some names mean different things to different commands ("--all",
+	 * "--limit", "--group"): the command's own option wins. */
+	id = option_find(arg[1] == '-' ? name : NULL,
+			 arg[1] == '-' ? 0 : name[0],
+			 c->cmd ? c->cmd->opts : 0);
+	if (id < 0)
 		return cli_usage(c, "unknown option '%s'", arg);
+	o = &cmd_options[id];
 	if (!c->cmd)
 		return cli_usage(c, "option '--%s' must follow the command",
 				 o->name);
@@ -857,6 +1066,7 @@ static int parse_argv(struct cli *c, int argc, char **argv,
 		} else if (a->npos >= c->cmd->max_pos) {
 			return cli_usage(c, "unexpected argument '%s'%s", arg,
 					 c->cmd->args &&
+					 !streq(c->cmd->words[0], "user") &&
 					 strstr(c->cmd->args, "NAME")
 						 ? " (quote a NAME that holds "
 						   "spaces)"
@@ -920,8 +1130,12 @@ static int resolve_endpoint(struct cli *c, const struct globals *g)
 				 "together");
 	if (!g->socket_path && !url)
 		url = env_nonempty("LOAXA_URL");
-	c->token_file = g->token_file ? g->token_file
-				      : env_nonempty("LOAXA_TOKEN_FILE");
+	/* A token given on the command line beats one in the environment;
+	 * LOAXA_TOKEN (the token itself) beats LOAXA_TOKEN_FILE. */
+	c->token_file = g->token_file;
+	c->token_env = !c->token_file && env_nonempty("LOAXA_TOKEN");
+	if (!c->token_file && !c->token_env)
+		c->token_file = env_nonempty("LOAXA_TOKEN_FILE");
 	if (!url) {
 		c->socket_path = g->socket_path ? g->socket_path
 			: env_nonempty("LOAXA_SOCKET");
