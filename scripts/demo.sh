@@ -119,10 +119,23 @@ out=$($loaxa --json invite --all --title "Họp dân về thu gom rác thải" \
 meeting=$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 $loaxa show "$meeting" | head -n 12
 echo
-echo "== loaxa notify --urgent: a storm warning to everyone, sent at once"
-out=$($loaxa --json notify --urgent --all --title "Cảnh báo mưa lớn" \
+echo "== accounts: two commune officials, each with a personal API token"
+$loaxa user add binh --role official --display-name "Nguyễn Văn Bình" >/dev/null
+$loaxa user add chi --role official --display-name "Lê Thị Chi" >/dev/null
+binh_token=$($loaxa user token binh --label demo 2>/dev/null)
+chi_token=$($loaxa user token chi --label demo 2>/dev/null)
+$loaxa user list
+echo
+echo "== binh: loaxa notify --urgent, a storm warning to everyone"
+out=$(LOAXA_TOKEN=$binh_token $loaxa --json notify --urgent --all \
+	--title "Cảnh báo mưa lớn" \
 	--body "Mưa lớn đêm nay, đề nghị các hộ kiểm tra mái nhà và không ra sông.")
-urgent=$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+urgent=$(printf '%s' "$out" | python3 -c 'import json,sys; b = json.load(sys.stdin); print(b["id"]); print("state:", b["state"], file=sys.stderr)')
+echo "== an urgent notice to every group waits for a second official;"
+echo "   binh cannot approve his own:"
+LOAXA_TOKEN=$binh_token $loaxa approve "$urgent" || true
+echo "== chi approves it: it is sent at once, ahead of the meeting"
+LOAXA_TOKEN=$chi_token $loaxa approve "$urgent"
 
 if $loaxa help watch >/dev/null 2>&1; then
 	echo "== loaxa watch $urgent (the urgent notice goes first)"
