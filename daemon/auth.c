@@ -159,6 +159,15 @@ static size_t utf8_seqlen(unsigned char c)
 	return 1;
 }
 
+/* Characters of UTF-8 text: the bytes that start one. */
+static size_t utf8_chars(const char *s, size_t len)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += ((unsigned char)s[i] & 0xC0) != 0x80;
+	return n;
+}
+
 int auth_password_check(const char *pw, char *why, size_t whysz)
 {
 	const char *reason = NULL;
@@ -166,7 +175,7 @@ int auth_password_check(const char *pw, char *why, size_t whysz)
 
 	if (!pw)
 		reason = "no password given";
-	else if (len < PW_MIN)
+	else if (utf8_chars(pw, len) < PW_MIN)
 		reason = "too short: at least 10 characters";
 	else if (len > PW_MAX)
 		reason = "too long: at most 1024 bytes";
@@ -315,12 +324,25 @@ struct limiter_slot {
 	uint64_t *fails;          /* ascending failure times, n of them */
 };
 
+/* Failures of one address, whatever the names: a fixed window. Bounds
+ * what one address can do to the pairs' table (filling it to push a
+ * blocked pair out), and guessing across many names. */
+#define ORIGIN_SLOTS 256
+#define ORIGIN_FACTOR 20          /* failures per window: max x this */
+struct origin_slot {
+	bool used;
+	unsigned char key[LIMITER_KEY];
+	uint64_t start;           /* window start */
+	uint32_t n;
+};
+
 struct login_limiter {
 	uint32_t max;
 	uint64_t window_ms;
 	uint64_t tick;
 	unsigned char hkey[crypto_generichash_KEYBYTES];
 	struct limiter_slot slots[LIMITER_SLOTS];
+	struct origin_slot origins[ORIGIN_SLOTS];
 };
 
 static uint32_t clamp_max(uint32_t max)
@@ -392,6 +414,40 @@ static void pair_key(const struct login_limiter *l, const char *name,
 	crypto_generichash_final(&st, key, LIMITER_KEY);
 }
 
+/* The address's slot (created when create); NULL when not found. When the
+ * table is full the slot with the oldest window goes. */
+static struct origin_slot *origin_find(struct login_limiter *l,
+				       const char *origin, uint64_t now_ms,
+				       bool create)
+{
+	unsigned char key[LIMITER_KEY];
+	crypto_generichash(key, LIMITER_KEY, (const unsigned char *)
+			   (origin ? origin : ""), origin ? strlen(origin) : 0,
+			   l->hkey, sizeof l->hkey);
+	struct origin_slot *victim = NULL;
+	for (size_t i = 0; i < ORIGIN_SLOTS; i++) {
+		struct origin_slot *o = &l->origins[i];
+		if (o->used && memcmp(o->key, key, LIMITER_KEY) == 0) {
+			if (now_ms - o->start >= l->window_ms ||
+			    o->start > now_ms) {
+				o->start = now_ms;   /* a new window */
+				o->n = 0;
+			}
+			return o;
+		}
+		if (!victim || !o->used ||
+		    (victim->used && o->start < victim->start))
+			victim = o;
+	}
+	if (!create)
+		return NULL;
+	memset(victim, 0, sizeof *victim);
+	victim->used = true;
+	memcpy(victim->key, key, LIMITER_KEY);
+	victim->start = now_ms;
+	return victim;
+}
+
 static struct limiter_slot *slot_find(struct login_limiter *l,
 				      const unsigned char key[LIMITER_KEY])
 {
@@ -427,19 +483,24 @@ uint64_t login_limiter_check(struct login_limiter *l, const char *name,
 {
 	if (!l)
 		return 0;
+	uint64_t wait = 0;
+	struct origin_slot *o = origin_find(l, origin, now_ms, false);
+	if (o && o->n >= (uint64_t)l->max * ORIGIN_FACTOR)
+		wait = o->start + l->window_ms - now_ms;
 	unsigned char key[LIMITER_KEY];
 	pair_key(l, name, origin, key);
 	struct limiter_slot *sl = slot_find(l, key);
 	if (!sl || !slot_expire(l, sl, now_ms))
-		return 0;
+		return wait;
 	sl->tick = ++l->tick;
 	if (sl->n < l->max)
-		return 0;
+		return wait;
 	uint64_t oldest = sl->fails[sl->n - l->max];
 	uint64_t until = oldest + l->window_ms;
 	if (until < oldest)             /* overflow: wait the longest */
 		return UINT64_MAX;
-	return until > now_ms ? until - now_ms : 1;
+	uint64_t w = until > now_ms ? until - now_ms : 1;
+	return w > wait ? w : wait;
 }
 
 void login_limiter_fail(struct login_limiter *l, const char *name,
@@ -447,13 +508,17 @@ void login_limiter_fail(struct login_limiter *l, const char *name,
 {
 	if (!l)
 		return;
+	struct origin_slot *o = origin_find(l, origin, now_ms, true);
+	if (o->n < UINT32_MAX)
+		o->n++;
 	unsigned char key[LIMITER_KEY];
 	pair_key(l, name, origin, key);
 	struct limiter_slot *sl = slot_find(l, key);
 	if (sl)
 		slot_expire(l, sl, now_ms);
 	if (!sl || !sl->used) {
-		/* a free slot, else the least recently used one */
+		/* a free slot, else the least recently used one that is not
+		 * blocked, else the least recently used one */
 		struct limiter_slot *victim = NULL;
 		for (size_t i = 0; i < LIMITER_SLOTS; i++) {
 			struct limiter_slot *c = &l->slots[i];
@@ -461,7 +526,10 @@ void login_limiter_fail(struct login_limiter *l, const char *name,
 				victim = c;
 				break;
 			}
-			if (!victim || c->tick < victim->tick)
+			bool c_blocked = c->n >= l->max;
+			bool v_blocked = victim && victim->n >= l->max;
+			if (!victim || (v_blocked && !c_blocked) ||
+			    (v_blocked == c_blocked && c->tick < victim->tick))
 				victim = c;
 		}
 		slot_clear(victim);

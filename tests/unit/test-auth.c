@@ -195,6 +195,8 @@ static void test_password_check(void **state _unused_)
 		{ "", "too short" },
 		{ "short", "too short" },
 		{ "123456789", "too short" },
+		/* characters, not bytes: 9 of them in 18 bytes */
+		{ "ăăăăăbăăă", "too short" },
 		{ "aaaaaaaaaa", "one character" },
 		{ "ááááááááááá", "one character" },
 		{ "abcdefghi\xff", "UTF-8" },
@@ -395,6 +397,41 @@ static void test_limiter(void **state _unused_)
 	assert_null(login_limiter_free(NULL));
 }
 
+/* One address may fail max x 20 times per window, whatever the names;
+ * and a flood of new pairs never pushes a blocked pair out. */
+static void test_limiter_origin(void **state _unused_)
+{
+	struct login_limiter *l = login_limiter_new(5, WIN);
+	assert_non_null(l);
+	uint64_t t = 1000;
+	char name[32];
+	for (int i = 0; i < 99; i++) {
+		snprintf(name, sizeof name, "guess%d", i);
+		login_limiter_fail(l, name, "10.0.0.9", t);
+	}
+	assert_int_equal(login_limiter_check(l, "fresh", "10.0.0.9", t), 0);
+	login_limiter_fail(l, "guess99", "10.0.0.9", t + 5);
+	assert_int_equal(login_limiter_check(l, "fresh", "10.0.0.9", t + 10),
+			 WIN - 10);
+	assert_int_equal(login_limiter_check(l, "fresh", "10.0.0.8", t + 10), 0);
+	/* the window passes: the address may try again */
+	assert_int_equal(login_limiter_check(l, "fresh", "10.0.0.9", t + WIN),
+			 0);
+
+	/* a blocked pair survives 5000 new pairs that are not blocked */
+	for (int i = 0; i < 5; i++)
+		login_limiter_fail(l, "target", "a", t + WIN);
+	assert_true(login_limiter_check(l, "target", "a", t + WIN) > 0);
+	for (int i = 0; i < 5000; i++) {
+		snprintf(name, sizeof name, "n%d", i);
+		char origin[32];
+		snprintf(origin, sizeof origin, "o%d", i);
+		login_limiter_fail(l, name, origin, t + WIN);
+	}
+	assert_true(login_limiter_check(l, "target", "a", t + WIN) > 0);
+	login_limiter_free(l);
+}
+
 /* The table is bounded: the least recently used pairs go first. */
 static void test_limiter_eviction(void **state _unused_)
 {
@@ -403,27 +440,28 @@ static void test_limiter_eviction(void **state _unused_)
 	uint64_t t = 5000;
 	char name[32];
 
-	login_limiter_fail(l, "keep", "o", t);
-	login_limiter_fail(l, "victim", "o", t);
+	login_limiter_fail(l, "keep", "keep", t);
+	login_limiter_fail(l, "victim", "victim", t);
 	for (int i = 0; i < 1022; i++) {
 		snprintf(name, sizeof name, "u%d", i);
-		login_limiter_fail(l, name, "o", t);
+		login_limiter_fail(l, name, name, t);
 	}
-	/* the table is full: 1024 pairs, all held */
-	assert_true(login_limiter_check(l, "keep", "o", t) > 0);  /* touch */
-	assert_true(login_limiter_check(l, "u0", "o", t) > 0);
+	/* the table is full: 1024 pairs (each from its own address), all
+	 * held */
+	assert_true(login_limiter_check(l, "keep", "keep", t) > 0);  /* touch */
+	assert_true(login_limiter_check(l, "u0", "u0", t) > 0);
 	/* a new pair pushes out the least recently used: "victim" */
-	login_limiter_fail(l, "newcomer", "o", t);
-	assert_true(login_limiter_check(l, "newcomer", "o", t) > 0);
-	assert_int_equal(login_limiter_check(l, "victim", "o", t), 0);
-	assert_true(login_limiter_check(l, "keep", "o", t) > 0);
+	login_limiter_fail(l, "newcomer", "newcomer", t);
+	assert_true(login_limiter_check(l, "newcomer", "newcomer", t) > 0);
+	assert_int_equal(login_limiter_check(l, "victim", "victim", t), 0);
+	assert_true(login_limiter_check(l, "keep", "keep", t) > 0);
 	/* thousands more stay within the table */
 	for (int i = 0; i < 5000; i++) {
 		snprintf(name, sizeof name, "w%d", i);
-		login_limiter_fail(l, name, "o", t);
+		login_limiter_fail(l, name, name, t);
 	}
-	assert_true(login_limiter_check(l, "w4999", "o", t) > 0);
-	assert_int_equal(login_limiter_check(l, "w0", "o", t), 0);
+	assert_true(login_limiter_check(l, "w4999", "w4999", t) > 0);
+	assert_int_equal(login_limiter_check(l, "w0", "w0", t), 0);
 	/* long names are whole keys, not cut prefixes */
 	char a[300], b[300];
 	memset(a, 'n', sizeof a - 1);
@@ -455,6 +493,7 @@ int main(void)
 		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_limiter),
 		cmocka_unit_test(test_limiter_eviction),
+		cmocka_unit_test(test_limiter_origin),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
