@@ -461,6 +461,41 @@ static int add_text_row(struct out_table *t, const json_t *b,
 	return add_row(t, label, s);
 }
 
+/* Add "label: time" when the member (ms since the epoch) is set. */
+static int add_time_row(struct out_table *t, const json_t *b,
+			const char *key, const char *label)
+{
+	const json_t *v = json_object_get(b, key);
+	_cleanup_free_ char *s = NULL;
+
+	if (!json_is_integer(v) || json_integer_value(v) <= 0)
+		return 0;
+	s = out_time_ms(v, "-");
+	return add_row(t, label, s);
+}
+
+static bool is_awaiting(const json_t *b)
+{
+	return streq(json_string_value(json_object_get(b, "state")),
+		     "awaiting_approval");
+}
+
+/* Nothing of an awaiting broadcast is sent: say so, and who can help. */
+static void print_awaiting(const json_t *b)
+{
+	const json_t *id = json_object_get(b, "id");
+	const char *who = json_string_value(json_object_get(b,
+							    "requested_by"));
+
+	printf("\nNothing is sent yet: waiting for a second official's "
+	       "approval: loaxa approve %" JSON_INTEGER_FORMAT "\n",
+	       json_integer_value(id));
+	fputs("(an official or admin other than ", stdout);
+	put_clean(stdout, who ? who : "the requester");
+	printf(" approves it; 'loaxa reject %" JSON_INTEGER_FORMAT "' "
+	       "cancels it)\n", json_integer_value(id));
+}
+
 static int print_waves(const json_t *b)
 {
 	static const char *const headers[] = {
@@ -743,6 +778,11 @@ static int print_broadcast(const json_t *b, bool full)
 			finished = time_text(b, "finished", "-");
 			r = r ? r : add_row(t, "finished:", finished);
 		}
+		r = r ? r : add_text_row(t, b, "requested_by",
+					 "requested by:");
+		r = r ? r : add_text_row(t, b, "approved_by", "approved by:");
+		r = r ? r : add_time_row(t, b, "approved_at", "approved at:");
+		r = r ? r : add_time_row(t, b, "pruned_at", "pruned at:");
 		prog = progress_long(b);
 		r = r ? r : add_row(t, "progress:", prog);
 		if (count_of(b, "unconfirmed") > 0) {
@@ -762,6 +802,11 @@ static int print_broadcast(const json_t *b, bool full)
 	    !send_at || !expires)
 		return oom();
 	out_table_print(t, stdout);
+	if (full && is_awaiting(b))
+		print_awaiting(b);
+	if (full && json_is_integer(json_object_get(b, "pruned_at")))
+		printf("\nRetention removed its deliveries: the counts below "
+		       "are those kept when it was pruned.\n");
 
 	r = print_waves(b);
 	if (!r && full)
@@ -964,6 +1009,8 @@ static int print_created(struct cli *c, const json_t *b, long status)
 	r = print_broadcast(b, false);
 	if (r)
 		return r;
+	if (is_awaiting(b))
+		print_awaiting(b);
 	if (cli_command_exists("watch", NULL))
 		printf("\nFollow it: loaxa watch %" JSON_INTEGER_FORMAT
 		       "   details: loaxa show %" JSON_INTEGER_FORMAT "\n",
@@ -1419,6 +1466,17 @@ static int print_deliveries(const json_t *list)
 	return CLI_EXIT_OK;
 }
 
+static int print_pruned(const char *id)
+{
+	fputs("Broadcast ", stderr);
+	put_clean(stderr, id);
+	fputs(" has no deliveries to list: retention ([daemon] retention) "
+	      "removed them; its counts are kept (loaxa show ", stderr);
+	put_clean(stderr, id);
+	fputs(").\n", stderr);
+	return CLI_EXIT_OK;
+}
+
 int cmd_deliveries(struct cli *c, const struct cli_args *a)
 {
 	_cleanup_sbuf_ struct sbuf base = SBUF_INIT(64 * 1024);
@@ -1432,6 +1490,7 @@ int cmd_deliveries(struct cli *c, const struct cli_args *a)
 		{ OPT_CHANNEL, "channel" },
 	};
 	int64_t limit, after = 0;
+	bool pruned = false;
 	size_t i;
 	int r;
 
@@ -1474,6 +1533,9 @@ int cmd_deliveries(struct cli *c, const struct cli_args *a)
 			return client_unexpected(200,
 						 "no \"deliveries\" list");
 		next = json_object_get(root, "next_after");
+		pruned = json_is_true(json_object_get(root, "pruned"));
+		if (pruned && !c->json && json_array_size(list) == 0)
+			return print_pruned(a->pos[0]);
 		if (limit) {
 			if (c->json)
 				return cli_print_json(root);
@@ -1497,7 +1559,8 @@ int cmd_deliveries(struct cli *c, const struct cli_args *a)
 		_cleanup_json_ json_t *out = json_pack("{s:O}", "deliveries",
 						       all);
 
-		if (!out)
+		if (!out || (pruned && json_object_set_new(
+				      out, "pruned", json_true()) < 0))
 			return oom();
 		return cli_print_json(out);
 	}

@@ -14,6 +14,10 @@
  * RATE_WINDOW_MS; the ETA is what is queued or sending divided by it,
  * or, before watch has seen the pace, loaxad's own estimate ("eta_ms").
  *
+ * A broadcast awaiting a second official's approval sends nothing until
+ * approved: watch says so and keeps watching (an approval starts it, a
+ * rejection cancels it and ends watch).
+ *
  * Ctrl-C (SIGINT) stops watching, never the broadcast: exit 130. Errors
  * answered by loaxad end watch with their usual exit status.
  */
@@ -218,10 +222,17 @@ static int view_read(const json_t *b, int64_t now_ms, long interval_ms,
 	return 0;
 }
 
+static bool view_awaiting(const struct watch_view *v)
+{
+	return streq(v->state, "awaiting_approval");
+}
+
 static bool view_finished(const struct watch_view *v)
 {
 	if (streq(v->state, "done") || streq(v->state, "cancelled"))
 		return true;
+	if (view_awaiting(v))
+		return false;
 	return v->queued + v->sending == 0 && !v->materialising && !v->due;
 }
 
@@ -400,11 +411,17 @@ static int print_line(struct watch *w, const struct watch_view *v,
 	r = sbuf_printf(&s, "%s broadcast %" PRId64, stamp, w->id);
 	if (!r && !streq(v->state, "active"))
 		r = sbuf_printf(&s, " [%s]", v->state);
-	r = r ? r : sbuf_printf(&s, ": %" JSON_INTEGER_FORMAT "/%"
-				JSON_INTEGER_FORMAT " (%d%%) ", v->final,
-				v->total, percent_of(v));
-	r = r ? r : counts_text(&s, v, " ", false);
-	r = r ? r : sbuf_printf(&s, " rate %s eta %s", rate_s, eta_s);
+	if (view_awaiting(v)) {
+		r = r ? r : sbuf_printf(&s, ": nothing is sent: waiting for "
+					"a second official's approval: loaxa "
+					"approve %" PRId64, w->id);
+	} else {
+		r = r ? r : sbuf_printf(&s, ": %" JSON_INTEGER_FORMAT "/%"
+					JSON_INTEGER_FORMAT " (%d%%) ",
+					v->final, v->total, percent_of(v));
+		r = r ? r : counts_text(&s, v, " ", false);
+		r = r ? r : sbuf_printf(&s, " rate %s eta %s", rate_s, eta_s);
+	}
 	if (r)
 		return oom();
 	fputs(sbuf_str(&s), stdout);
@@ -462,9 +479,14 @@ static int draw_block(struct watch *w, const struct watch_view *v,
 				JSON_INTEGER_FORMAT "  %d%%", v->final,
 				v->total, percent_of(v));
 	r = r ? r : counts_text(&l2, v, "  ", true);
-	r = r ? r : sbuf_printf(&l3, "rate %s  eta %s   (Ctrl-C stops "
-				"watching, not the broadcast)", rate_s,
-				eta_s);
+	if (view_awaiting(v))
+		r = r ? r : sbuf_printf(&l3, "waiting for a second official's "
+					"approval: loaxa approve %" PRId64
+					"   (Ctrl-C stops watching)", w->id);
+	else
+		r = r ? r : sbuf_printf(&l3, "rate %s  eta %s   (Ctrl-C stops "
+					"watching, not the broadcast)",
+					rate_s, eta_s);
 	if (r)
 		return oom();
 

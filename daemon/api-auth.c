@@ -223,12 +223,13 @@ int api__resolve(struct api_shared *sh, struct MHD_Connection *conn,
 		}
 		if (r != -ENOENT)
 			return deny_store(d, sh->store, r);
-		return deny(d, 401, "unauthorized", "a valid bearer token is "
-			    "required");
+		return deny(d, 401, "unauthorized", "the bearer token is not "
+			    "valid: unknown, deleted, or its user is "
+			    "disabled");
 	}
 	if (auth && tcp)
-		return deny(d, 401, "unauthorized", "a valid bearer token is "
-			    "required");
+		return deny(d, 401, "unauthorized", "only 'Authorization: "
+			    "Bearer TOKEN' is accepted");
 
 	/* 2. A console session (TCP only). */
 	const char *cookie = tcp ? MHD_lookup_connection_value(
@@ -258,8 +259,9 @@ int api__resolve(struct api_shared *sh, struct MHD_Connection *conn,
 		return 0;
 	}
 	if (tcp)
-		return deny(d, 401, "unauthorized", "a valid bearer token is "
-			    "required");
+		return deny(d, 401, "unauthorized", "who is asking? log in to "
+			    "the console, or send a token (Authorization: "
+			    "Bearer TOKEN)");
 
 	/* 3. The unix socket's peer. */
 	uid_t uid;
@@ -285,7 +287,8 @@ int api__resolve(struct api_shared *sh, struct MHD_Connection *conn,
 	if (r < 0)
 		return deny_store(d, sh->store, r);
 	if (u.disabled)
-		return deny(d, 403, "forbidden", "user %s is disabled", u.name);
+		return deny(d, 403, "forbidden", "uid %u is user %s, who is "
+			    "disabled", (unsigned)uid, u.name);
 	principal_user(p, &u);
 	return 0;
 }
@@ -409,6 +412,69 @@ bool api__broadcast_ok(struct rctx *rc, const struct broadcast *b,
 
 /* ---- the audit log ---- */
 
+/* Text from a request, for a message or the audit: at most n - 1 bytes,
+ * never a UTF-8 sequence cut in two (jansson refuses such a string, and a
+ * record that cannot be shown would break GET /v1/audit), control
+ * characters as spaces. With mask_from > 0, every ASCII digit becomes '#'
+ * when the whole text holds mask_from digits or more: a phone number is
+ * never recorded, however it is written ("0912 345 678", "0912/345/678").
+ * Returns out. */
+static const char *clip_text(const char *in, char *out, size_t n,
+			     size_t mask_from)
+{
+	size_t digits = 0, k = 0;
+	if (n == 0)
+		return out;
+	in = in ? in : "";
+	for (const char *s = in; *s; s++)
+		digits += *s >= '0' && *s <= '9';
+	bool mask = mask_from > 0 && digits >= mask_from;
+	for (const char *s = in; *s && k + 1 < n; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 0x20 || c == 0x7f)
+			c = ' ';
+		else if (mask && c >= '0' && c <= '9')
+			c = '#';
+		out[k++] = (char)c;
+	}
+	/* back to the start of a cut sequence */
+	if (in[k]) {
+		size_t j = k;
+		while (j > 0 && ((unsigned char)out[j - 1] & 0xC0) == 0x80)
+			j--;
+		if (j > 0 && ((unsigned char)out[j - 1] & 0xC0) == 0xC0) {
+			unsigned char lead = (unsigned char)out[j - 1];
+			size_t len = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+			if (k - (j - 1) < len)
+				k = j - 1;
+		}
+	}
+	out[k] = '\0';
+	return out;
+}
+
+/* A rejection reason for the audit: short, every digit masked. */
+static void audit_text(const char *in, char *out, size_t n)
+{
+	clip_text(in, out, n, 1);
+}
+
+/* A name or id from a request for the audit (a user name, a path
+ * segment): as given, unless it holds enough digits to be a phone
+ * number (household and broadcast ids of a commune are far shorter). */
+#define AUDIT_PHONE_DIGITS 7
+
+static const char *audit_name(const char *in, char *out, size_t n)
+{
+	return clip_text(in, out, n, AUDIT_PHONE_DIGITS);
+}
+
+/* A value from a request quoted in an error message: short and whole. */
+static const char *quote(const char *in, char *out, size_t n)
+{
+	return clip_text(in, out, n, 0);
+}
+
 static void audit_write(struct api_shared *sh, const char *user,
 			enum role role, const char *origin,
 			const char *action, const char *target, int status,
@@ -447,22 +513,27 @@ void api__audit_target(struct rctx *rc)
 	char *t = rc->audit_target;
 	size_t n = sizeof rc->audit_target;
 	if (rc->nseg >= 2 && slash && strncmp(slash, "/*", 2) == 0) {
-		snprintf(t, n, "%s %.64s", singular(rc->seg[0]), rc->seg[1]);
+		char a[72], b[24];
+		snprintf(t, n, "%.16s %s", singular(rc->seg[0]),
+			 audit_name(rc->seg[1], a, sizeof a));
 		if (rc->nseg >= 4 && streq(rc->seg[2], "tokens"))
-			snprintf(t + strlen(t), n - strlen(t), " token %.20s",
-				 rc->seg[3]);
+			snprintf(t + strlen(t), n - strlen(t), " token %s",
+				 audit_name(rc->seg[3], b, sizeof b));
 	} else if (rc->nseg == 1 && rc->status == 201 && rc->json) {
 		json_t *id = json_object_get(rc->json, "id");
 		json_t *nm = json_object_get(rc->json, "name");
 		json_t *code = json_object_get(rc->json, "code");
+		char a[72];
 		if (streq(rc->seg[0], "users") && json_is_string(nm))
-			snprintf(t, n, "user %.64s", json_string_value(nm));
+			snprintf(t, n, "user %s", audit_name(
+				json_string_value(nm), a, sizeof a));
 		else if (json_is_integer(id))
 			snprintf(t, n, "%s %" JSON_INTEGER_FORMAT,
 				 singular(rc->seg[0]), json_integer_value(id));
 		else if (json_is_string(code))
-			snprintf(t, n, "%s %.64s", singular(rc->seg[0]),
-				 json_string_value(code));
+			snprintf(t, n, "%.16s %s", singular(rc->seg[0]),
+				 audit_name(json_string_value(code), a,
+					    sizeof a));
 	}
 }
 
@@ -487,29 +558,6 @@ void api__audit(struct api_shared *sh, struct rctx *rc,
 	}
 	audit_write(sh, p ? p->name : "-", p ? p->role : ROLE_NONE, origin,
 		    action, rc->audit_target, (int)rc->status, detail);
-}
-
-/* Free text for the audit (a reason): short, and with no run of digits
- * long enough to be a phone number. */
-static void audit_text(const char *in, char *out, size_t n)
-{
-	size_t k = 0, digits = 0;
-	for (const char *s = in; *s && k + 1 < n; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c < 0x20 || c == 0x7f)
-			c = ' ';
-		digits = c >= '0' && c <= '9' ? digits + 1 : c == ' ' ||
-			 c == '.' || c == '-' ? digits : 0;
-		out[k++] = (char)(digits >= 4 && c >= '0' && c <= '9' ? '#' :
-				  c);
-	}
-	/* never cut a UTF-8 sequence in two */
-	while (k > 0 && ((unsigned char)out[k - 1] & 0xC0) == 0x80 &&
-	       !text_utf8_valid(out, k))
-		k--;
-	if (k > 0 && ((unsigned char)out[k - 1] & 0xC0) == 0xC0)
-		k--;
-	out[k] = '\0';
 }
 
 const char *api__cookie_clear(const struct api_shared *sh)
@@ -569,8 +617,9 @@ static bool user_lookup(struct rctx *rc, const char *name, struct user *u)
 {
 	int r = store_user_get_by_name(rc->sh->store, name, u);
 	if (r == -ENOENT) {
-		api__reply_error(rc, 404, "not_found", "no user named '%.64s'",
-				 name);
+		char q[72];
+		api__reply_error(rc, 404, "not_found", "no user named '%s'",
+				 quote(name, q, sizeof q));
 		return false;
 	}
 	if (r < 0) {
@@ -585,8 +634,9 @@ static bool user_of_path(struct rctx *rc, struct user *u, bool *ret_admin)
 {
 	if (no_principal(rc))
 		return false;
-	snprintf(rc->audit_target, sizeof rc->audit_target, "user %.64s",
-		 rc->seg[1]);
+	char a[72];
+	snprintf(rc->audit_target, sizeof rc->audit_target, "user %s",
+		 audit_name(rc->seg[1], a, sizeof a));
 	bool admin = auth_may(rc->p, AA_MANAGE_USERS);
 	if (!admin && strcasecmp(rc->p->name, rc->seg[1]) != 0) {
 		api__reply_error(rc, 403, "forbidden", "%s %s may not manage "
@@ -615,6 +665,19 @@ static void cookie_set(struct rctx *rc, const char *sid)
 		 "%s", AUTH_SESSION_COOKIE, sid, rc->sh->session_ms / 1000,
 		 rc->sh->secure_cookie ? "; Secure" : "");
 	api__add_header(rc, "Set-Cookie", rc->cookie_buf);
+}
+
+/* Sessions that could not be ended: a busy or full database says so as
+ * everywhere (503); anything else is the store's failure, not the
+ * request's (500, never a 422 for a constraint the request did not
+ * break). */
+static void reply_sessions_stay(struct rctx *rc, int r, const char *name,
+				const char *what)
+{
+	if (r == -EBUSY || r == -ENOSPC || r == -EROFS || r == -ENOMEM)
+		return api__reply_errno(rc, r, NULL, "session");
+	api__reply_error(rc, 500, "internal", "cannot end the sessions of "
+			 "%s (database error): %s", name, what);
 }
 
 void api__session_refresh(struct rctx *rc)
@@ -665,16 +728,19 @@ void api__h_login(struct rctx *rc)
 		json_decref(o);
 		return;
 	}
-	/* The tried name on the record: only a valid user name. */
-	char tried[AUTH_NAME_MAX + 1];
+	/* The tried name on the record: only a valid user name, and not
+	 * a phone number typed in the name's place. */
+	char tried[AUTH_NAME_MAX + 1], shown[AUTH_NAME_MAX + 1];
 	snprintf(tried, sizeof tried, "%s", user_name_valid(name) ? name :
 		 "(invalid name)");
+	audit_name(tried, shown, sizeof shown);
 	char target[AUTH_NAME_MAX + 8];
-	snprintf(target, sizeof target, "user %s", tried);
+	snprintf(target, sizeof target, "user %s", shown);
 	/* names are one user whatever their case: so is the limit */
 	for (char *c = tried; *c; c++)
 		if (*c >= 'A' && *c <= 'Z')
 			*c = (char)(*c - 'A' + 'a');
+	audit_name(tried, shown, sizeof shown);
 	uint64_t now = (uint64_t)util_now_ms();
 	uint64_t wait = login_limiter_check(sh->limiter, tried, rc->origin,
 					    now);
@@ -686,7 +752,7 @@ void api__h_login(struct rctx *rc)
 				 "failed logins: try again in %" PRIu64
 				 " minute%s",
 				 (s + 59) / 60, (s + 59) / 60 == 1 ? "" : "s");
-		audit_write(sh, tried, ROLE_NONE, rc->origin, "login_failed",
+		audit_write(sh, shown, ROLE_NONE, rc->origin, "login_failed",
 			    target, 429, "too many attempts");
 		json_decref(o);
 		return;
@@ -696,7 +762,7 @@ void api__h_login(struct rctx *rc)
 		store_user_get_by_name(sh->store, name, &u) : -ENOENT;
 	if (r < 0 && r != -ENOENT) {
 		api__reply_errno(rc, r, NULL, "user");
-		audit_write(sh, tried, ROLE_NONE, rc->origin, "login_failed",
+		audit_write(sh, shown, ROLE_NONE, rc->origin, "login_failed",
 			    target, (int)rc->status, "database");
 		json_decref(o);
 		return;
@@ -721,7 +787,7 @@ void api__h_login(struct rctx *rc)
 		login_limiter_fail(sh->limiter, tried, rc->origin, now);
 		api__reply_error(rc, 401, "bad_login", "wrong user name or "
 				 "password");
-		audit_write(sh, tried, r == 0 ? u.role : ROLE_NONE, rc->origin,
+		audit_write(sh, shown, r == 0 ? u.role : ROLE_NONE, rc->origin,
 			    "login_failed", target, 401,
 			    r == 0 && u.disabled ? "disabled" : "");
 		return;
@@ -757,18 +823,27 @@ void api__h_logout(struct rctx *rc)
 	rc->audited = true;
 	const char *cookie = rc->tcp ? MHD_lookup_connection_value(
 		rc->conn, MHD_COOKIE_KIND, AUTH_SESSION_COOKIE) : NULL;
+	char target[AUTH_NAME_MAX + 8];
+	snprintf(target, sizeof target, "user %s", rc->p->name);
 	if (rc->p->session && cookie && *cookie) {
 		char dg[AUTH_DIGEST_HEX];
 		auth_token_digest(cookie, dg);
 		int r = store_session_delete(rc->sh->store, dg);
-		if (r < 0 && r != -ENOENT)
-			log_err(LOG_API, "cannot end a session: %s",
-				store_errmsg(rc->sh->store));
+		if (r < 0 && r != -ENOENT) {
+			/* The session still works: say so, and keep the
+			 * cookie, so that logging out can be tried again. */
+			log_err(LOG_API, "cannot end a session of %s: %s",
+				rc->p->name, store_errmsg(rc->sh->store));
+			reply_sessions_stay(rc, r, rc->p->name, "you are "
+					    "still logged in: try again");
+			audit_write(rc->sh, rc->p->name, rc->p->role,
+				    rc->origin, "logout", target,
+				    (int)rc->status, "database");
+			return;
+		}
 	}
 	api__add_header(rc, "Set-Cookie", api__cookie_clear(rc->sh));
 	rc->status = 204;
-	char target[AUTH_NAME_MAX + 8];
-	snprintf(target, sizeof target, "user %s", rc->p->name);
 	audit_write(rc->sh, rc->p->name, rc->p->role, rc->origin, "logout",
 		    target, 204, rc->p->session ? "" : "no session");
 }
@@ -833,9 +908,17 @@ static void check_keys(json_t *o, const char *const *keys, size_t n,
 		bool known = false;
 		for (size_t i = 0; i < n; i++)
 			known |= streq(key, keys[i]);
-		if (!known)
-			verrors_add(ve, key, "unknown_field",
-				    "unknown field '%.64s'", key);
+		if (known)
+			continue;
+		char list[256], q[72];
+		size_t k = 0;
+		list[0] = '\0';
+		for (size_t i = 0; i < n && k < sizeof list; i++)
+			k += (size_t)snprintf(list + k, sizeof list - k,
+					      "%s%s", i ? ", " : "", keys[i]);
+		quote(key, q, sizeof q);
+		verrors_add(ve, q, "unknown_field", "unknown field '%s' (the "
+			    "fields are %s)", q, list);
 	}
 }
 
@@ -915,10 +998,17 @@ static int take_groups(struct rctx *rc, json_t *o, struct user *u,
 						json_string_value(e), &gr);
 		int64_t id = gr.id;
 		group_rec_clear(&gr);
-		if (r == -ENOENT || r == -ENOTUNIQ) {
-			verrors_add(ve, field, "unknown_group", "no single "
-				    "group named '%.64s'",
-				    json_string_value(e));
+		char q[72];
+		if (r == -ENOENT) {
+			verrors_add(ve, field, "unknown_group", "no group "
+				    "named '%s'", quote(json_string_value(e),
+							q, sizeof q));
+			continue;
+		}
+		if (r == -ENOTUNIQ) {
+			verrors_add(ve, field, "ambiguous_group", "'%s' "
+				    "names more than one group: use its code",
+				    quote(json_string_value(e), q, sizeof q));
 			continue;
 		}
 		if (r < 0)
@@ -967,14 +1057,24 @@ static int take_password(json_t *o, struct user *u, bool *ret_set,
 }
 
 static void reply_user_errno(struct rctx *rc, int r, const struct verrors *ve,
-			     const char *name)
+			     const struct user *u)
 {
 	if (r == -EINVAL && ve && ve->n)
 		return api__reply_fields(rc, 422, "invalid", ve);
-	if (r == -EEXIST)
+	if (r == -EEXIST) {
+		/* the name, or the unix uid: say which */
+		struct user other = { 0 };
+		if (u->unix_uid >= 0 &&
+		    store_user_get_by_uid(rc->sh->store, u->unix_uid,
+					  &other) == 0 && other.id != u->id)
+			return api__reply_error(rc, 409, "exists", "unix uid "
+						"%" PRId64 " is already user "
+						"%s's", u->unix_uid,
+						other.name);
 		return api__reply_error(rc, 409, "exists", "a user named "
-					"'%.64s' or with this unix uid "
-					"already exists", name);
+					"'%s' already exists (names are "
+					"unique ignoring case)", u->name);
+	}
 	api__reply_errno(rc, r, ve, "user");
 }
 
@@ -1004,8 +1104,8 @@ void api__h_user_add(struct rctx *rc)
 	int r = take_groups(rc, o, &u, &ve);
 	take_uid(o, &u, &ve);
 	if (u.role == ROLE_MANAGER && u.ngroups == 0 && !ve.n)
-		verrors_add(&ve, "groups", "required", "a manager keeps one or "
-			    "more groups");
+		verrors_add(&ve, "groups", "required", "a manager needs one or "
+			    "more groups (\"groups\": [\"2A\"])");
 	if (u.role != ROLE_MANAGER)
 		u.ngroups = 0;
 	bool pw_set = false;
@@ -1031,7 +1131,7 @@ void api__h_user_add(struct rctx *rc)
 		}
 	}
 	if (r < 0)
-		reply_user_errno(rc, r, &ve, u.name);
+		reply_user_errno(rc, r, &ve, &u);
 	explicit_bzero(u.pw_hash, sizeof u.pw_hash);
 	verrors_clear(&ve);
 	json_decref(o);
@@ -1079,10 +1179,13 @@ void api__h_user_patch(struct rctx *rc)
 			for (size_t i = 0; i < ARRAY_SIZE(self_keys); i++)
 				ok |= streq(key, self_keys[i]);
 			if (!ok) {
+				char q[72];
 				api__reply_error(rc, 403, "forbidden",
 						 "you may change only your "
-						 "own password (not "
-						 "'%.64s')", key);
+						 "password (with "
+						 "old_password), not '%s': "
+						 "ask an admin",
+						 quote(key, q, sizeof q));
 				json_decref(o);
 				return;
 			}
@@ -1091,8 +1194,9 @@ void api__h_user_patch(struct rctx *rc)
 		api__member_str(o, "old_password", &old, &ve);
 		if (!ve.n && (!old || !u.pw_hash[0] ||
 			      !auth_password_verify(u.pw_hash, old)))
-			verrors_add(&ve, "old_password", "wrong", "the present "
-				    "password is wrong");
+			verrors_add(&ve, "old_password", "wrong",
+				    "old_password is not your present "
+				    "password");
 	}
 	int r = 0;
 	if (admin) {
@@ -1108,7 +1212,7 @@ void api__h_user_patch(struct rctx *rc)
 			u.disabled = json_is_true(d);
 		if (u.role == ROLE_MANAGER && u.ngroups == 0 && !ve.n)
 			verrors_add(&ve, "groups", "required", "a manager "
-				    "keeps one or more groups");
+				    "needs one or more groups");
 		if (u.role != ROLE_MANAGER)
 			u.ngroups = 0;
 	}
@@ -1131,15 +1235,34 @@ void api__h_user_patch(struct rctx *rc)
 			return;
 		}
 	}
+	/* The change and the end of the user's sessions, or neither: a
+	 * new password must not leave the old sessions working. */
+	bool sessions_stay = false;
 	if (r == 0)
-		r = store_user_update(rc->sh->store, &u, util_now_ms());
-	if (r == 0 && (pw_set || (u.disabled && !was.disabled))) {
-		int q = store_session_delete_user(rc->sh->store, u.id);
-		if (q < 0 && q != -ENOENT)
-			log_err(LOG_API, "cannot end the sessions of %s: %s",
-				u.name, store_errmsg(rc->sh->store));
-	}
+		r = store_begin(rc->sh->store);
 	if (r == 0) {
+		r = store_user_update(rc->sh->store, &u, util_now_ms());
+		if (r == 0 && (pw_set || (u.disabled && !was.disabled))) {
+			r = store_session_delete_user(rc->sh->store, u.id);
+			if (r == -ENOENT)
+				r = 0;
+			sessions_stay = r < 0;
+			if (r < 0)
+				log_err(LOG_API, "cannot end the sessions of "
+					"%s: %s: nothing changed", u.name,
+					store_errmsg(rc->sh->store));
+		}
+		if (r == 0)
+			r = store_commit(rc->sh->store);
+		else
+			store_rollback(rc->sh->store);
+	}
+	if (sessions_stay) {
+		reply_sessions_stay(rc, r, u.name, "nothing was changed");
+	} else if (r == 0) {
+		bool groups = u.ngroups != was.ngroups;
+		for (size_t i = 0; !groups && i < u.ngroups; i++)
+			groups = u.group_ids[i] != was.group_ids[i];
 		struct user got = { 0 };
 		r = store_user_get(rc->sh->store, u.id, &got);
 		if (r == 0)
@@ -1149,10 +1272,10 @@ void api__h_user_patch(struct rctx *rc)
 			 u.role != was.role ? "role " : "",
 			 u.disabled != was.disabled ? (u.disabled ? "disabled "
 						       : "enabled ") : "",
-			 u.ngroups != was.ngroups ? "groups" : "");
+			 groups ? "groups" : "");
 	}
-	if (r < 0)
-		reply_user_errno(rc, r, &ve, u.name);
+	if (r < 0 && !sessions_stay)
+		reply_user_errno(rc, r, &ve, &u);
 	explicit_bzero(u.pw_hash, sizeof u.pw_hash);
 	explicit_bzero(was.pw_hash, sizeof was.pw_hash);
 	verrors_clear(&ve);
@@ -1252,10 +1375,12 @@ void api__h_token_delete(struct rctx *rc)
 		return;
 	int64_t id;
 	if (util_parse_int64(rc->seg[3], 1, INT64_MAX, &id) < 0)
-		return api__reply_error(rc, 404, "not_found", "no such token");
+		return api__reply_error(rc, 404, "not_found", "a token id is "
+					"a number (see the list of tokens)");
 	int r = store_token_delete(rc->sh->store, u.id, id);
 	if (r == -ENOENT)
-		return api__reply_error(rc, 404, "not_found", "no such token");
+		return api__reply_error(rc, 404, "not_found", "user %s has no "
+					"token %" PRId64, u.name, id);
 	if (r < 0)
 		return api__reply_errno(rc, r, NULL, "token");
 	rc->status = 204;
@@ -1428,6 +1553,16 @@ static json_t *log_json(const struct api_shared *sh)
 			 "debug", dbg);
 }
 
+/* "main, cfg, store, ..., webhook": every subsystem, from log.c. */
+static void subsys_list(char *out, size_t n)
+{
+	size_t k = 0;
+	out[0] = '\0';
+	for (int s = 0; s < LOG_SUBSYS_MAX && k < n; s++)
+		k += (size_t)snprintf(out + k, n - k, "%s%s", s ? ", " : "",
+				      log_subsys_name((enum log_subsys)s));
+}
+
 void api__h_log_get(struct rctx *rc)
 {
 	if (api__may(rc, AA_SET_LOG, "see the log settings"))
@@ -1447,29 +1582,39 @@ void api__h_log_put(struct rctx *rc)
 	const char *lv = NULL;
 	enum log_level level = rc->sh->log_level;
 	if (api__member_str(o, "level", &lv, &ve) > 0 && lv &&
-	    log_level_parse(lv, &level) < 0)
-		verrors_add(&ve, "level", "invalid", "level must be err, "
-			    "warning, notice, info or debug");
+	    log_level_parse(lv, &level) < 0) {
+		char q[72];
+		verrors_add(&ve, "level", "invalid", "'%s' is not a level: "
+			    "the levels are err, warning, notice, info and "
+			    "debug", quote(lv, q, sizeof q));
+	}
 	bool want[LOG_SUBSYS_MAX] = { 0 };
 	json_t *d = json_object_get(o, "debug");
 	if (d && !json_is_array(d) && !json_is_null(d)) {
 		verrors_add(&ve, "debug", "wrong_type", "debug must be a list "
 			    "of subsystems");
 	} else if (json_is_array(d)) {
+		char known[160];
+		subsys_list(known, sizeof known);
 		size_t i;
 		json_t *e;
 		json_array_foreach(d, i, e) {
 			enum log_subsys s;
-			char field[32];
+			char field[32], val[64];
 			snprintf(field, sizeof field, "debug[%zu]", i);
-			if (!json_is_string(e) ||
-			    log_subsys_parse(json_string_value(e), &s) < 0)
-				verrors_add(&ve, field, "invalid", "%s is not "
-					    "a subsystem (main, cfg, store, "
-					    "api, dir, http, dispatch, "
-					    "webhook)", field);
-			else
+			if (!json_is_string(e))
+				verrors_add(&ve, field, "wrong_type", "%s must "
+					    "be a subsystem's name, one of %s",
+					    field, known);
+			else if (log_subsys_parse(json_string_value(e),
+						  &s) < 0) {
+				quote(json_string_value(e), val, sizeof val);
+				verrors_add(&ve, field, "invalid", "'%s' is "
+					    "not a subsystem: the subsystems "
+					    "are %s", val, known);
+			} else {
 				want[s] = true;
+			}
 		}
 	}
 	if (ve.n) {

@@ -37,7 +37,11 @@
 #include "loaxa/users.h"
 #include "api-internal.h"
 
-#define API_HEADER_MEMORY (16 * 1024)
+/* Request headers above API_MAX_HEADERS get 431. libmicrohttpd parses
+ * them (and then the cookies, again) in one per-connection pool, so the
+ * pool is larger than the limit we enforce ourselves. */
+#define API_MAX_HEADERS (16 * 1024)
+#define API_HEADER_MEMORY (48 * 1024)
 
 struct api;
 
@@ -139,12 +143,16 @@ static json_t *verrors_json(const struct verrors *ve)
 static void reply_fields(struct rctx *rc, unsigned status, const char *code,
 			 const struct verrors *ve)
 {
-	char msg[256];
-	if (ve->n == 1)
-		snprintf(msg, sizeof msg, "%s: %s", ve->v[0].field,
-			 ve->v[0].message);
+	/* A summary only: each field's line is in "fields", and clients
+	 * print both (a single field's line would show twice). */
+	char msg[64];
+	if (status == 409)
+		snprintf(msg, sizeof msg, "%zu field%s with existing "
+			 "records", ve->n, ve->n == 1 ? " conflicts" :
+			 "s conflict");
 	else
-		snprintf(msg, sizeof msg, "%zu fields are invalid", ve->n);
+		snprintf(msg, sizeof msg, "%zu field%s invalid", ve->n,
+			 ve->n == 1 ? " is" : "s are");
 	api__reply_json(rc, status, json_pack("{s:{s:s,s:s,s:o}}", "error", "code",
 					 code, "message", msg, "fields",
 					 verrors_json(ve)));
@@ -181,6 +189,12 @@ static void reply_errno(struct rctx *rc, int r, const struct verrors *ve,
 	case -EPERM:
 		api__reply_error(rc, 409, "group_in_config", "this group is "
 			    "declared in loaxa.ini: change it there and reload");
+		break;
+	case -EIDRM:    /* broadcast.h: retention pruned its details */
+		api__reply_error(rc, 409, "pruned", "the deliveries of this %s "
+			    "were removed by retention ([daemon] retention): "
+			    "only its counts are kept, so nothing can be "
+			    "retried or sent again", what);
 		break;
 	case -ENOTEMPTY:
 		api__reply_error(rc, 409, "group_not_empty", "the group still has "
@@ -287,6 +301,11 @@ static json_t *body_object(struct rctx *rc)
 	json_t *j = json_loadb(rc->body, rc->body_len,
 			       JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
 	if (!j) {
+		/* jansson quotes the text "near" the error: that may be a
+		 * piece of a password. Say where, not what. */
+		char *near = strstr(err.text, " near ");
+		if (near)
+			*near = '\0';
 		api__reply_error(rc, 400, "bad_json", "invalid JSON at line %d, "
 			    "column %d: %s", err.line, err.column, err.text);
 		return NULL;
@@ -2283,6 +2302,22 @@ static enum MHD_Result answer_now(struct MHD_Connection *conn,
 	return r;
 }
 
+static enum MHD_Result header_size_cb(void *cls, enum MHD_ValueKind kind,
+				      const char *key, const char *value)
+{
+	size_t *n = cls;
+	(void)kind;
+	*n += strlen(key) + (value ? strlen(value) : 0) + 4;  /* ": ", CRLF */
+	return MHD_YES;
+}
+
+static size_t headers_size(struct MHD_Connection *conn)
+{
+	size_t n = 0;
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, header_size_cb, &n);
+	return n;
+}
+
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 				 const char *url, const char *method,
 				 const char *version, const char *upload_data,
@@ -2305,6 +2340,13 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 		size_t max = l->webhook ? a->wh_max_body : a->max_body;
 		buf_init(&rq->body, max);
 		*con_cls = rq;
+		if (headers_size(conn) > API_MAX_HEADERS) {
+			rq->answered = true;
+			return answer_now(conn, l, rq, url, method, 431,
+					  "headers_too_large", "the request "
+					  "headers are larger than 16 KiB",
+					  false);
+		}
 		if (!l->webhook) {
 			/* Who asks, before the body is read. */
 			api__origin(conn, l->tcp, rq->origin,

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "loaxa/log.h"
+#include "loaxa/prune.h"
 #include "loaxa/template.h"
 #include "loaxa/text.h"
 #include "loaxa/when.h"
@@ -466,9 +467,25 @@ int broadcast_retry(struct broadcaster *bc, int64_t id)
 	if (r < 0)
 		return r;
 	enum bcast_state cur = b.state;
+	bool pruned = b.pruned_ms > 0;
 	broadcast_clear(&b);
 	if (cur == BS_CANCELLED)
 		return -EALREADY;
+	/* Retention removed (or is removing) its deliveries: reopening it
+	 * would send some again and show counts that no longer add up.
+	 * Retention and this run on the same loop: no step comes between
+	 * the check and the requeue. */
+	if (!pruned) {
+		char *sum = NULL;
+		r = store_prune_summary(bc->store, id, &sum);
+		free(sum);
+		if (r == 0)
+			pruned = true;
+		else if (r != -ENOENT)
+			return r;
+	}
+	if (pruned)
+		return -EIDRM;
 	int64_t now = util_now_ms();
 	r = store_begin(bc->store);
 	if (r < 0)

@@ -68,7 +68,9 @@ int broadcast_resume(struct broadcaster *bc, int64_t id);
 int broadcast_approve(struct broadcaster *bc, int64_t id,
 		      const char *approved_by);
 int broadcast_reject(struct broadcaster *bc, int64_t id);
-/* Returns the number of deliveries requeued (>= 0). */
+/* Returns the number of deliveries requeued (>= 0); -EALREADY for a
+ * cancelled broadcast; -EIDRM when retention pruned its details (or is
+ * pruning them: prune.h), which it never reopens. */
 int broadcast_retry(struct broadcaster *bc, int64_t id);
 
 /* "19h30 thứ Bảy, 05/12/2026" in the configured time zone. */

@@ -594,6 +594,231 @@ class Pruned(AuthCase):
         self.assertEqual(dl, {"deliveries": [], "next_after": None,
                               "pruned": True})
 
+    def _summary(self, done, pruned_ms=None):
+        s = {"counts": done["counts"], "progress": done["progress"],
+             "unconfirmed": 0, "started_ms": done["started_ms"],
+             "by_group": done["by_group"],
+             "by_channel": done["by_channel"]}
+        if pruned_ms:
+            s["pruned_ms"] = pruned_ms
+        return json.dumps(s)
+
+    def test_retry_refused_once_pruning_began(self):
+        import sqlite3
+        sb, d = self.boot()
+        self.hh(d, "Số sai", "0912000108", "2A")      # the SMS fails
+        self.hh(d, "Số tốt", "0912000602", "2A")
+        b = self.create(d, self.notice("2A"))
+        done = self.wait_done(d, b["id"])
+        self.assertEqual(done["counts"]["failed"], 1, done)
+        sent = len(sb.messages())
+        # pruning began (the summary is stored), rows are still there
+        d.stop()
+        db = sqlite3.connect(d.db_path)
+        with db:
+            db.execute("UPDATE broadcasts SET summary = ? WHERE id = ?",
+                       (self._summary(done, 1800000000000), b["id"]))
+        db.close()
+        d.start()
+        err = self.assertError(d.post("/v1/broadcasts/%d/retry" % b["id"]),
+                               409, "pruned")
+        self.assertIn("retention", err["message"])
+        got = self.ok(d.get("/v1/broadcasts/%d" % b["id"]))
+        self.assertEqual(got["state"], done["state"])
+        self.assertEqual(got["counts"]["failed"], 1)
+        self.assertEqual(got["counts"]["queued"], 0)
+        # pruned: the details are gone
+        d.stop()
+        db = sqlite3.connect(d.db_path)
+        with db:
+            db.execute("UPDATE broadcasts SET pruned_ms = ? WHERE id = ?",
+                       (1800000000000, b["id"]))
+            db.execute("DELETE FROM attempts WHERE delivery_id IN (SELECT"
+                       " id FROM deliveries WHERE broadcast_id = ?)",
+                       (b["id"],))
+            db.execute("DELETE FROM deliveries WHERE broadcast_id = ?",
+                       (b["id"],))
+        db.close()
+        d.start()
+        self.assertError(d.post("/v1/broadcasts/%d/retry" % b["id"]),
+                         409, "pruned")
+        got = self.ok(d.get("/v1/broadcasts/%d" % b["id"]))
+        self.assertEqual(got["state"], done["state"])
+        time.sleep(1.0)
+        self.assertEqual(len(sb.messages()), sent)
+        ent = self.ok(d.get("/v1/audit?limit=100"))["entries"]
+        self.assertIn(("POST /v1/broadcasts/*/retry", 409, "pruned"),
+                      [(e["action"], e["status"], e["detail"])
+                       for e in ent])
+
+
+class Messages(AuthCase):
+    """Error answers say what is wrong once, and name the value."""
+
+    def test_one_summary_then_each_field(self):
+        _, d = self.boot()
+        err = self.assertError(d.post("/v1/users", {"name": "minh",
+                                                    "role": "boss"}),
+                               422, "invalid")
+        self.assertEqual(err["message"], "1 field is invalid")
+        self.assertEqual([f["field"] for f in err["fields"]], ["role"])
+        err = self.assertError(d.post("/v1/users", {"name": "-x",
+                                                    "role": "boss"}),
+                               422, "invalid")
+        self.assertEqual(err["message"], "2 fields are invalid")
+        err = self.assertError(d.post("/v1/households", {
+            "group": "2A", "name": "Hộ", "phones": ["028 3829 1234"]}),
+            422, "validation_failed")
+        self.assertEqual(err["message"], "1 field is invalid")
+        self.assertEqual(err["fields"][0]["field"], "phones[0]")
+        self.hh(d, "Hộ 1", "0912000701", "2A")
+        err = self.assertError(d.post("/v1/households", {
+            "group": "2A", "name": "Hộ 2", "phones": ["0912000701"]}),
+            409, "phone_taken")
+        f = err["fields"][0]
+        self.assertNotIn(f["message"], err["message"])
+        self.assertIn("household", f["message"])
+
+    def test_log_names_the_value_and_the_subsystems(self):
+        _, d = self.boot()
+        r = d.request("PUT", "/v1/log", {"debug": ["api", "engine"]})
+        err = self.assertError(r, 422, "invalid")
+        f = err["fields"]
+        self.assertEqual(len(f), 1, f)
+        self.assertEqual(f[0]["field"], "debug[1]")
+        self.assertIn("'engine'", f[0]["message"])
+        for name in ("main", "cfg", "store", "api", "dir", "http",
+                     "dispatch", "webhook"):
+            self.assertIn(name, f[0]["message"])
+        r = d.request("PUT", "/v1/log", {"debug": [3]})
+        f = self.assertError(r, 422, "invalid")["fields"]
+        self.assertEqual((f[0]["field"], f[0]["code"]),
+                         ("debug[0]", "wrong_type"))
+        r = d.request("PUT", "/v1/log", {"level": "verbose"})
+        f = self.assertError(r, 422, "invalid")["fields"]
+        self.assertIn("'verbose'", f[0]["message"])
+        self.assertIn("warning", f[0]["message"])
+        # nothing was applied
+        self.assertEqual(self.ok(d.get("/v1/log")),
+                         {"level": "info", "debug": []})
+
+    def test_users_and_tokens_say_which(self):
+        _, d = self.boot()
+        err = self.assertError(d.post("/v1/users", {
+            "name": "minh", "role": "manager", "groups": ["9Z"]}),
+            422, "invalid")
+        self.assertEqual(err["fields"][0]["field"], "groups[0]")
+        self.assertIn("no group named '9Z'", err["fields"][0]["message"])
+        err = self.assertError(d.post("/v1/users", {
+            "name": "minh", "role": "official", "colour": "red"}),
+            422, "invalid")
+        self.assertIn("unknown field 'colour'",
+                      err["fields"][0]["message"])
+        self.assertIn("display_name", err["fields"][0]["message"])
+        self.user(d, "lan", "official", unix_uid=4242)
+        err = self.assertError(d.post("/v1/users", {
+            "name": "hoa", "role": "official", "unix_uid": 4242}),
+            409, "exists")
+        self.assertIn("uid 4242", err["message"])
+        self.assertIn("lan", err["message"])
+        err = self.assertError(d.post("/v1/users", {
+            "name": "LAN", "role": "official"}), 409, "exists")
+        self.assertIn("'LAN'", err["message"])
+        err = self.assertError(d.delete("/v1/users/lan/tokens/999"),
+                               404, "not_found")
+        self.assertIn("lan has no token 999", err["message"])
+        err = self.assertError(d.get("/v1/me", tcp=True, headers={
+            "Authorization": "Bearer lxa_nope"}), 401, "unauthorized")
+        self.assertIn("not valid", err["message"])
+        err = self.assertError(d.get("/v1/me", tcp=True, headers={
+            "Authorization": "Basic eDp5"}), 401, "unauthorized")
+        self.assertIn("Bearer", err["message"])
+        err = self.assertError(d.get("/v1/me", tcp=True), 401,
+                               "unauthorized")
+        self.assertIn("log in", err["message"])
+        # a long name in the path, cut on a character, never in two
+        name = "ễ" * 40
+        r = d.get("/v1/users/" + harness.quote(name))
+        err = self.assertError(r, 404, "not_found")
+        self.assertIn("ễ" * 5, err["message"])
+
+
+class AuditPrivacy(AuthCase):
+    """Whatever is typed where a name or an id goes, the audit holds no
+    phone number, and every record can be read back."""
+
+    def test_no_phone_number_and_always_readable(self):
+        _, d = self.boot()
+        self.user(d, "hoa", "official")
+        hoa = self.token(d, "hoa")
+        # a phone number typed as the user name
+        r = d.post("/v1/login", {"user": "0912345678",
+                                 "password": "wrong password"}, tcp=True)
+        self.assertError(r, 401, "bad_login")
+        # ... and as an id in a path
+        self.assertError(d.post("/v1/households/0912345679/opt-out"),
+                         404, "not_found")
+        self.assertError(d.patch("/v1/users/84912345670",
+                                 {"disabled": True}), 404, "not_found")
+        # a reason with a number written with slashes
+        w = self.create(d, self.notice("all", urgent=True))
+        self.assertEqual(w["state"], "awaiting_approval")
+        self.ok(hoa.post("/v1/broadcasts/%d/reject" % w["id"],
+                         {"reason": "gọi 0912/345/671 trước"}))
+        # a long name of many-byte characters in a path
+        self.assertError(d.patch("/v1/users/" + harness.quote("ễ" * 40),
+                                 {"disabled": True}), 404, "not_found")
+        r = d.get("/v1/audit?limit=1000")
+        ent = self.ok(r)["entries"]
+        dump = json.dumps(ent, ensure_ascii=False)
+        for digits in ("0912345678", "912345679", "84912345670",
+                       "345/671", "345671"):
+            self.assertNotIn(digits, dump)
+        rej = [e for e in ent if e["action"] ==
+               "POST /v1/broadcasts/*/reject"]
+        self.assertEqual(rej[0]["detail"], "rejected: gọi ####/###/### "
+                         "trước")
+        failed = [e for e in ent if e["action"] == "login_failed"]
+        self.assertEqual(failed[0]["user"], "#" * 10)
+        long = [e for e in ent if e["target"].startswith("user ễ")]
+        self.assertEqual(len(long), 1, ent)
+        self.assertTrue(long[0]["target"].endswith("ễ"), long)
+
+
+class StoreFailures(AuthCase):
+    """A store call that fails is never answered as a success."""
+
+    def test_sessions_that_cannot_end(self):
+        import sqlite3
+        _, d = self.boot()
+        self.user(d, "lan", "official")
+        lan = self.login(d, "lan")
+        d.stop()
+        db = sqlite3.connect(d.db_path)
+        with db:
+            db.execute("CREATE TRIGGER keep_sessions BEFORE DELETE ON "
+                       "sessions BEGIN SELECT RAISE(ABORT, 'test: "
+                       "sessions stay'); END")
+        db.close()
+        d.start()
+        self.ok(lan.get("/v1/me"))
+        # a new password would leave the old session working: refused,
+        # and nothing changed
+        r = lan.patch("/v1/users/lan", {"password": "another good one",
+                                        "old_password": PASSWORD})
+        self.assertGreaterEqual(r.status, 400, r)
+        self.ok(lan.get("/v1/me"))
+        self.login(d, "lan")                       # the old password
+        # disabling: the same
+        r = d.patch("/v1/users/lan", {"disabled": True})
+        self.assertGreaterEqual(r.status, 400, r)
+        self.assertFalse(self.ok(d.get("/v1/users/lan"))["disabled"])
+        # logging out: not a 204 that leaves the session working
+        r = lan.post("/v1/logout")
+        self.assertGreaterEqual(r.status, 400, r)
+        self.assertNotIn("Max-Age=0", r.headers.get("set-cookie", ""))
+        self.ok(lan.get("/v1/me"))
+
 
 CHILD = r"""
 import json, os, socket, sys

@@ -92,6 +92,7 @@ class FakeLoaxad:
         self.path = os.path.join(tmp, "fake.sock")
         self.script = []
         self.deliveries = []
+        self.deliveries_extra = {}      # e.g. {"pruned": True}
         self.page_size = 1000
         self.groups = [{"code": "2A", "name": "Nhóm dân cư 2A"},
                        {"code": "dong-tan", "name": "Nhóm dân cư Đông Tân"}]
@@ -137,8 +138,9 @@ class FakeLoaxad:
             rows = [d for d in self.deliveries if d["id"] > after]
             page = rows[:self.page_size]
             nxt = page[-1]["id"] if len(rows) > len(page) else None
-            return self._reply(h, 200, {"deliveries": page,
-                                        "next_after": nxt})
+            return self._reply(h, 200, dict({"deliveries": page,
+                                             "next_after": nxt},
+                                            **self.deliveries_extra))
         step = self.script[min(n_get, len(self.script)) - 1]
         if callable(step):
             step = step()
@@ -363,6 +365,47 @@ class TestWatchFake(FakeCase):
         self.assertEqual(len([x for x in p.stdout.splitlines()
                               if LINE_RE.match(x)]), 2, p.stdout)
 
+    def test_awaiting_approval_keeps_watching(self):
+        t = now_ms()
+        waiting = bcast(state="awaiting_approval",
+                        waves=[wave(0, "pending", t - 1000)])
+        self.fake.script = [waiting, waiting, bcast(sent=3)]
+        p = self.ok("watch", 7, "--interval", "0.2")
+        self.assertEqual(self.fake.broadcast_gets(), 3, p.stdout)
+        lines = p.stdout.splitlines()
+        wait = [x for x in lines if "approval" in x]
+        self.assertEqual(len(wait), 1, p.stdout)      # once, not per look
+        self.assertRegex(wait[0], r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d "
+                         r"broadcast 7 \[awaiting_approval\]: nothing is "
+                         r"sent: waiting for a second official's approval: "
+                         r"loaxa approve 7$")
+        self.assertIn("3/3 (100%)", p.stdout)
+        self.assertIn("(active): 3 of 3 deliveries final", p.stdout)
+        # a first wave for later does not end watch while it awaits;
+        # a rejection (cancelled) does
+        self.fake.requests.clear()
+        self.fake.script = [bcast(state="awaiting_approval", waves=[
+            wave(0, "pending", t + 3600 * 1000)]),
+            bcast(state="cancelled")]
+        p = self.ok("watch", 7, "--interval", "0.2")
+        self.assertEqual(self.fake.broadcast_gets(), 2, p.stdout)
+        self.assertIn("waiting for a second official's approval",
+                      p.stdout)
+        self.assertIn("(cancelled)", p.stdout)
+        self.no_writes()
+
+    def test_pty_awaiting_approval(self):
+        self.fake.script = [bcast(state="awaiting_approval", waves=[
+            wave(0, "pending", now_ms() - 1000)])] * 2 + [bcast(sent=1)]
+        rc, out = run_pty([LOAXA, "--socket", self.fake.path, "watch", "7",
+                           "--interval", "0.2"], cols=100)
+        self.assertEqual(rc, 0, out)
+        lines = screen_lines(out)
+        self.assertIn("waiting for a second official's approval: loaxa "
+                      "approve 7   (Ctrl-C stops watching)", lines, out)
+        self.assertIn("broadcast 7: Cúp điện (awaiting_approval)", lines)
+        self.assertIn("1/1  100%", out)
+
     def test_errors(self):
         p = self.cli("watch", 7)                  # empty script: 404
         self.assertEqual(p.returncode, 1, p)
@@ -456,6 +499,52 @@ class TestWatchFake(FakeCase):
         self.assertIn("\x1b[?25h", out)           # the cursor is back
         self.assertIn("stopped watching", out)
         self.no_writes()
+
+
+class TestShowFake(FakeCase):
+
+    def test_awaiting_approved_pruned(self):
+        b = bcast(state="awaiting_approval", waves=[
+            wave(0, "pending", now_ms() - 1000)])
+        b.update(requested_by="lan", approved_by=None, approved_at=None,
+                 pruned_at=None)
+        self.fake.script = [b]
+        p = self.ok("show", 7)
+        self.assertRegex(p.stdout, r"(?m)^requested by: +lan$")
+        self.assertNotIn("approved by:", p.stdout)
+        self.assertNotIn("pruned at:", p.stdout)
+        self.assertIn("Nothing is sent yet: waiting for a second "
+                      "official's approval: loaxa approve 7\n", p.stdout)
+        self.assertIn("(an official or admin other than lan approves it; "
+                      "'loaxa reject 7' cancels it)", p.stdout)
+
+        self.fake.requests.clear()
+        at = 1796000000000
+        b = bcast(state="done", sent=3)
+        b.update(requested_by="lan", approved_by="hoa", approved_at=at,
+                 pruned_at=at + 86400000)
+        self.fake.script = [b]
+        p = self.ok("show", 7)
+        self.assertRegex(p.stdout, r"(?m)^requested by: +lan$")
+        self.assertRegex(p.stdout, r"(?m)^approved by: +hoa$")
+        local = datetime.datetime.fromtimestamp(at / 1000)
+        self.assertRegex(p.stdout, r"(?m)^approved at: +%s" %
+                         local.strftime("%Y-%m-%d %H:%M"))
+        self.assertRegex(p.stdout, r"(?m)^pruned at: +\d{4}-\d\d-\d\d ")
+        self.assertIn("Retention removed its deliveries", p.stdout)
+        self.assertNotIn("waiting for a second", p.stdout)
+
+    def test_deliveries_of_a_pruned_broadcast(self):
+        self.fake.script = [bcast(state="done")]
+        self.fake.deliveries_extra = {"pruned": True}
+        p = self.ok("deliveries", 7)
+        self.assertEqual(p.stdout, "")
+        self.assertIn("retention", p.stderr)
+        self.assertIn("loaxa show 7", p.stderr)
+        self.assertNotIn("No deliveries found", p.stderr)
+        p = self.ok("--json", "deliveries", 7)
+        self.assertEqual(json.loads(p.stdout), {"deliveries": [],
+                                                "pruned": True})
 
 
 class TestReportFake(FakeCase):
@@ -726,6 +815,68 @@ class TestRealDaemon(harness.DaemonCase):
         b = json.loads(self.ok("--json", "show", bid).stdout)
         self.assertEqual([w["state"] for w in b["waves"]],
                          ["done", "pending"])
+
+    def test_awaiting_approval(self):
+        p = self.ok("notify", "--urgent", "--title", "Cảnh báo lũ",
+                    "--body", "Nước sông dâng cao.", "--all")
+        bid = self.created_id(p)
+        self.assertRegex(p.stdout, r"(?m)^state: +awaiting_approval$")
+        self.assertIn("waiting for a second official's approval: loaxa "
+                      "approve %d\n" % bid, p.stdout)
+        me = self.d.get("/v1/me").body["user"]["name"]
+        p = self.ok("show", bid)
+        self.assertRegex(p.stdout, r"(?m)^requested by: +%s$" %
+                         re.escape(me))
+        self.assertIn("loaxa approve %d" % bid, p.stdout)
+        # watch says why nothing moves, and keeps watching
+        proc = subprocess.Popen([LOAXA, "--socket", self.d.socket_path,
+                                 "watch", str(bid), "--interval", "0.2"],
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            first = proc.stdout.readline()
+            self.assertIn("[awaiting_approval]: nothing is sent: waiting "
+                          "for a second official's approval: loaxa "
+                          "approve %d" % bid, first)
+            time.sleep(1.0)
+            self.assertIsNone(proc.poll())
+            # a second official approves: it goes, and watch follows it
+            r = self.d.post("/v1/users", {"name": "hoa",
+                                          "role": "official"})
+            self.assertEqual(r.status, 201, r)
+            r = self.d.post("/v1/users/hoa/tokens", {"label": "t"})
+            self.assertEqual(r.status, 201, r)
+            r = self.d.post("/v1/broadcasts/%d/approve" % bid, headers={
+                "Authorization": "Bearer " + r.body["token"]})
+            self.assertEqual(r.status, 200, r)
+            out, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertIn("(done): 43 of 43 deliveries final", out)
+        p = self.ok("show", bid)
+        self.assertRegex(p.stdout, r"(?m)^approved by: +hoa$")
+        self.assertRegex(p.stdout, r"(?m)^approved at: +\d{4}-")
+        self.assertNotIn("waiting for a second", p.stdout)
+
+    def test_field_errors_are_printed_once(self):
+        for args, field in (
+                (("household", "add", "--group", "2A", "--name", "Bàn",
+                  "--phone", "028 3829 1234"), "phones[0]"),
+                (("user", "add", "lan", "--role", "manager", "--group",
+                  "9Z"), "groups[0]")):
+            with self.subTest(args=args):
+                p = self.d.cli(*args)
+                self.assertEqual(p.returncode, 1, p)
+                lines = p.stderr.splitlines()
+                self.assertEqual(lines[0], "loaxa: 1 field is invalid",
+                                 p.stderr)
+                self.assertEqual(len([x for x in lines if field in x]), 1,
+                                 p.stderr)
+                self.assertTrue(lines[1].startswith("  %s: " % field),
+                                p.stderr)
 
     def test_sigint_leaves_the_broadcast_going(self):
         p = self.ok("notify", "--title", "Cúp nước", "--body", "Mai cúp "
