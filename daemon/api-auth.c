@@ -705,6 +705,21 @@ void api__h_login(struct rctx *rc)
 					"endpoint: the console's login is on "
 					"the TCP listener");
 	rc->audited = true;
+	/* Only JSON: a form on another site can post urlencoded, multipart
+	 * or text/plain bodies without asking, and could log a victim's
+	 * browser in to the attacker's account (login CSRF). JSON needs a
+	 * CORS preflight, which loaxad never grants. */
+	const char *ct = MHD_lookup_connection_value(rc->conn, MHD_HEADER_KIND,
+						     "Content-Type");
+	size_t ctn = ct ? strcspn(ct, "; \t") : 0;
+	if (!ct || ctn != 16 || strncasecmp(ct, "application/json", 16) != 0) {
+		api__reply_error(rc, 415, "unsupported_media_type", "a login "
+				 "must be sent as Content-Type: "
+				 "application/json");
+		audit_write(sh, "-", ROLE_NONE, rc->origin, "login_failed", "",
+			    415, "not JSON");
+		return;
+	}
 	json_t *o = api__body_object(rc);
 	if (!o) {
 		audit_write(sh, "-", ROLE_NONE, rc->origin, "login_failed", "",

@@ -1304,17 +1304,24 @@ CONSOLE_CASES = [
     CReq("login: single quotes", "anon", "POST", LOGIN,
          b"{'user': 'lan', 'password': 'x'}"),
     CReq("login: a form-encoded body", "anon", "POST", LOGIN,
-         b"user=lan&password=correct+horse+battery", (400, "bad_json"),
+         b"user=lan&password=correct+horse+battery",
+         (415, "unsupported_media_type"),
          headers={"Content-Type": "application/x-www-form-urlencoded"}),
     CReq("login: a multipart body", "anon", "POST", LOGIN,
          b"--b\r\nContent-Disposition: form-data; name=\"user\"\r\n\r\nlan"
-         b"\r\n--b--\r\n", (400, "bad_json"),
+         b"\r\n--b--\r\n", (415, "unsupported_media_type"),
          headers={"Content-Type": "multipart/form-data; boundary=b"}),
-    # The content type is not checked: the body decides (docs/api.md
-    # documents no 415).
+    # A cross-site form can post text/plain without a preflight: a login
+    # must be JSON (login CSRF), even with a right password.
     CReq("login: JSON sent as text/plain", "anon", "POST", LOGIN,
-         lambda: jbytes(login("lan", "wrong password")), (401, "bad_login"),
+         lambda: jbytes(login("lan", PW)), (415, "unsupported_media_type"),
          headers={"Content-Type": "text/plain"}),
+    CReq("login: no Content-Type", "anon", "POST", LOGIN,
+         lambda: jbytes(login("lan", PW)), (415, "unsupported_media_type"),
+         headers={"Content-Type": ""}),
+    CReq("login: application/jsonx", "anon", "POST", LOGIN,
+         lambda: jbytes(login("lan", PW)), (415, "unsupported_media_type"),
+         headers={"Content-Type": "application/jsonx"}),
     CReq("login: Latin-1 declared, Latin-1 sent", "anon", "POST", LOGIN,
          '{"user": "lân", "password": "x"}'.encode("latin-1"),
          (400, "bad_request"),
