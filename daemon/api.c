@@ -80,9 +80,10 @@ struct api {
 	struct api_shared sh;       /* token, limiter, settings */
 	size_t max_body, wh_max_body;
 	uint64_t unconfirmed_ms;
-	struct store_counts counts;   /* /v1/status: at most a second old,
-					 reset by every write request */
-	int64_t counts_at;
+	struct store_counts counts;   /* /v1/status: reset by every write
+					 to the directory, and at most
+					 counts_life ms old */
+	int64_t counts_at, counts_life;
 	uint32_t sms_warn;
 	uint64_t header_timeout_ms;
 	uv_timer_t sweep;
@@ -510,15 +511,22 @@ static int path_id(struct rctx *rc, size_t i, int64_t *ret)
 static void h_status(struct rctx *rc)
 {
 	/* Counting a million households takes tens of milliseconds: a
-	 * monitor polling status must not hold the loop that long each time,
-	 * so the counts are at most a second old. */
+	 * monitor polling status must not hold the loop that long each time.
+	 * The counts change only through the directory's write requests
+	 * (which drop them) and reloads; they are also counted again after
+	 * a second, or after a hundred times what counting took. */
 	struct api *a = rc->api;
 	int64_t now = util_now_ms();
-	if (!a->counts_at || now - a->counts_at >= 1000 || now < a->counts_at) {
+	if (!a->counts_at || now - a->counts_at >= a->counts_life ||
+	    now < a->counts_at) {
+		uint64_t t0 = uv_hrtime();
 		int r = store_counts(a->deps.store, &a->counts);
 		if (r < 0)
 			return reply_errno(rc, r, NULL, "status");
 		a->counts_at = now;
+		a->counts_life = (int64_t)((uv_hrtime() - t0) / 10000);
+		if (a->counts_life < 1000)
+			a->counts_life = 1000;
 	}
 	struct store_counts c = a->counts;
 	int64_t up = (util_now_ms() - rc->api->deps.started_ms) / 1000;
@@ -1039,27 +1047,6 @@ static int counts_cb(const char *key, enum delivery_status st, int64_t n,
 				   json_integer(n)) < 0 ? -ENOMEM : 0;
 }
 
-struct waves_ctx {
-	struct rctx *rc;
-	json_t *a;
-};
-
-static int wave_json_cb(const struct wave *w, void *ud)
-{
-	static const char *const names[] = { "pending", "materialising",
-					     "ready", "done" };
-	struct waves_ctx *c = ud;
-	char when[64];
-	broadcast_time_text(c->rc->api->deps.bc, w->send_at_ms, when,
-			    sizeof when);
-	return json_array_append_new(c->a, json_pack(
-		"{s:i,s:I,s:s,s:I,s:s,s:I}", "seq", w->seq,
-		"send_at_ms", (json_int_t)w->send_at_ms, "send_at_text", when,
-		"expires_ms", (json_int_t)w->expires_ms,
-		"state", (unsigned)w->state < 4 ? names[w->state] : "?",
-		"total", (json_int_t)w->total)) ? -ENOMEM : 0;
-}
-
 /* "started_ms": the first delivery sent (null if none yet); "eta_ms":
  * when what is queued or sending should be final, at the pace of the last
  * ETA_WINDOW_MS (or since the first send, when that is more recent; null
@@ -1111,14 +1098,200 @@ static json_t *summary_member(json_t *sum, const char *key)
 	return v ? json_deep_copy(v) : json_null();
 }
 
+/* ---- the counts of a broadcast, cached ----
+ *
+ * The counts of a broadcast (by status, group and channel, unconfirmed,
+ * started, ETA, RSVP) are computed by scanning its deliveries: about a
+ * second of the loop at 1,000,000 deliveries, and the console polls a
+ * live broadcast every 2 s. The block is kept and reused while it is
+ * younger than BCACHE_TIMES times what computing it took, so a large
+ * broadcast costs the loop at most about 1/BCACHE_TIMES of its time, and
+ * a small one (under BCACHE_MIN_ROWS deliveries, or BCACHE_MIN_NS to
+ * compute) is never cached: exact.
+ * A block is dropped when the broadcast's state, its updated_ms or a
+ * wave's state changes, and every block by any write request of the
+ * control API (cancel, pause, resume, retry, approve, reject...): an
+ * operator reads their own writes. Receipts and replies (webhooks) are
+ * news like the sending itself: a large block may be that late. */
+#define BCACHE_MAX 64
+#define BCACHE_TIMES 10
+#define BCACHE_MIN_NS (5 * 1000000ULL)
+#define BCACHE_MIN_ROWS 20000
+
+struct bcache {
+	int64_t id;             /* 0: free */
+	uint64_t sig;           /* the state it was computed in */
+	uint64_t at_ns, until_ns;
+	uint64_t used;          /* LRU tick */
+	bool details;           /* by_group and by_channel too */
+	json_t *block;
+};
+
+static struct bcache bcache[BCACHE_MAX];
+static uint64_t bcache_tick;
+
+static void bcache_drop_all(void)
+{
+	for (size_t i = 0; i < BCACHE_MAX; i++) {
+		json_decref(bcache[i].block);
+		bcache[i] = (struct bcache){ 0 };
+	}
+}
+
+static uint64_t sig_mix(uint64_t h, uint64_t v)
+{
+	/* FNV-1a over the 8 bytes of v */
+	for (int i = 0; i < 8; i++, v >>= 8)
+		h = (h ^ (v & 0xff)) * 0x100000001b3ULL;
+	return h;
+}
+
+struct waves_ctx {
+	struct rctx *rc;
+	json_t *a;              /* NULL: the signature only */
+	uint64_t sig;
+};
+
+static int wave_json_cb(const struct wave *w, void *ud)
+{
+	static const char *const names[] = { "pending", "materialising",
+					     "ready", "done" };
+	struct waves_ctx *c = ud;
+	c->sig = sig_mix(sig_mix(c->sig, (uint64_t)w->id), (uint64_t)w->state);
+	if (!c->a)
+		return 0;
+	char when[64];
+	broadcast_time_text(c->rc->api->deps.bc, w->send_at_ms, when,
+			    sizeof when);
+	return json_array_append_new(c->a, json_pack(
+		"{s:i,s:I,s:s,s:I,s:s,s:I}", "seq", w->seq,
+		"send_at_ms", (json_int_t)w->send_at_ms, "send_at_text", when,
+		"expires_ms", (json_int_t)w->expires_ms,
+		"state", (unsigned)w->state < 4 ? names[w->state] : "?",
+		"total", (json_int_t)w->total)) ? -ENOMEM : 0;
+}
+
+/* The counts block of a broadcast whose details are all there: "counts",
+ * "unconfirmed", "started_ms", "eta_ms", "rsvp" (meetings) and, with
+ * details, "by_group" and "by_channel". */
+static json_t *count_block_compute(struct rctx *rc, const struct broadcast *b,
+				   bool details)
+{
+	struct store *s = rc->api->deps.store;
+	json_t *o = json_object();
+	json_t *counts = json_object();
+	if (!o || !counts || json_object_set_new(o, "counts", counts) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	for (int st = 0; st < DS_MAX; st++)
+		json_object_set_new(counts, delivery_status_name(st),
+				    json_integer(0));
+	/* by group first: one pass over the deliveries, kept by the store
+	 * for the counts by status and channel */
+	json_t *bg = details ? json_object() : NULL;
+	struct counts_ctx cc = { .o = bg, .nested = true };
+	if (bg) {
+		store_broadcast_counts(s, b->id, COUNT_BY_GROUP, counts_cb,
+				       &cc);
+		json_object_set_new(o, "by_group", bg);
+	}
+	cc = (struct counts_ctx){ .o = counts };
+	store_broadcast_counts(s, b->id, COUNT_BY_STATUS, counts_cb, &cc);
+	int64_t unc = 0, yes = 0, no = 0;
+	store_broadcast_unconfirmed(s, b->id, util_now_ms() -
+				    (int64_t)rc->api->unconfirmed_ms, &unc);
+	json_object_set_new(o, "unconfirmed", json_integer(unc));
+	broadcast_eta_json(s, b->id, o, counts);
+	if (b->kind == BK_MEETING &&
+	    store_rsvp_counts(s, b->id, &yes, &no) == 0)
+		json_object_set_new(o, "rsvp", json_pack(
+			"{s:I,s:I}", "yes", (json_int_t)yes, "no",
+			(json_int_t)no));
+	if (details) {
+		json_t *bch = json_object();
+		cc = (struct counts_ctx){ .o = bch, .nested = true };
+		store_broadcast_counts(s, b->id, COUNT_BY_CHANNEL, counts_cb,
+				       &cc);
+		json_object_set_new(o, "by_channel", bch);
+	}
+	return o;
+}
+
+/* The block from the cache or computed (a new reference). sig: the
+ * broadcast's state and its waves', or 0 when not known yet (then the
+ * waves are read here, and only when a cached block may be used). */
+static json_t *count_block(struct rctx *rc, const struct broadcast *b,
+			   bool details, uint64_t sig)
+{
+	uint64_t now = uv_hrtime();
+	struct bcache *hit = NULL, *victim = &bcache[0];
+	for (size_t i = 0; i < BCACHE_MAX; i++) {
+		struct bcache *e = &bcache[i];
+		if (e->id == b->id)
+			hit = e;
+		if (!e->id ? victim->id != 0 : (victim->id &&
+						e->used < victim->used))
+			victim = e;
+	}
+	uint64_t bsig = sig_mix(sig_mix(sig_mix(0xcbf29ce484222325ULL,
+						(uint64_t)b->state),
+					(uint64_t)b->updated_ms),
+				(uint64_t)b->finished_ms);
+	if (hit && !sig) {
+		struct waves_ctx wc = { .rc = rc, .sig = bsig };
+		store_wave_list(rc->api->deps.store, b->id, wave_json_cb, &wc);
+		sig = wc.sig;
+	}
+	if (hit && hit->sig == sig && now >= hit->at_ns &&
+	    now < hit->until_ns && (hit->details || !details)) {
+		hit->used = ++bcache_tick;
+		json_t *o = json_deep_copy(hit->block);
+		if (o && !details) {
+			json_object_del(o, "by_group");
+			json_object_del(o, "by_channel");
+		}
+		if (o)
+			return o;
+	}
+	json_t *o = count_block_compute(rc, b, details);
+	uint64_t end = uv_hrtime(), cost = end - now;
+	int64_t rows = 0;
+	const char *key;
+	json_t *v;
+	json_object_foreach(json_object_get(o, "counts"), key, v)
+		rows += json_integer_value(v);
+	bool keep = o && cost >= BCACHE_MIN_NS && rows >= BCACHE_MIN_ROWS;
+	struct bcache *e = hit ? hit : victim;
+	if (hit || keep) {
+		json_decref(e->block);
+		*e = (struct bcache){ 0 };
+	}
+	if (keep) {
+		if (!sig) {
+			struct waves_ctx wc = { .rc = rc, .sig = bsig };
+			store_wave_list(rc->api->deps.store, b->id,
+					wave_json_cb, &wc);
+			sig = wc.sig;
+		}
+		*e = (struct bcache){ .id = b->id, .sig = sig, .at_ns = end,
+				      .until_ns = end + BCACHE_TIMES * cost,
+				      .used = ++bcache_tick,
+				      .details = details,
+				      .block = json_deep_copy(o) };
+		if (!e->block)
+			e->id = 0;
+	}
+	return o;
+}
+
 /* A broadcast as JSON; with details, the counts by group and channel and
  * the waves. */
 static json_t *broadcast_json(struct rctx *rc, const struct broadcast *b,
 			      bool details)
 {
-	struct store *s0 = rc->api->deps.store;
-	_cleanup_(json_decrefp) json_t *sum = prune_summary(s0, b);
 	struct store *s = rc->api->deps.store;
+	_cleanup_(json_decrefp) json_t *sum = prune_summary(s, b);
 	json_t *groups = json_array();
 	for (size_t i = 0; groups && i < b->ngroups; i++) {
 		struct group_rec g = { 0 };
@@ -1136,16 +1309,30 @@ static json_t *broadcast_json(struct rctx *rc, const struct broadcast *b,
 	char send_text[64];
 	broadcast_time_text(rc->api->deps.bc, b->send_at_ms, send_text,
 			    sizeof send_text);
+	_cleanup_(json_decrefp) json_t *waves = NULL;
+	uint64_t sig = 0;
+	if (details) {
+		waves = json_array();
+		struct waves_ctx wc = {
+			.rc = rc, .a = waves,
+			.sig = sig_mix(sig_mix(sig_mix(0xcbf29ce484222325ULL,
+						       (uint64_t)b->state),
+					       (uint64_t)b->updated_ms),
+				       (uint64_t)b->finished_ms) };
+		store_wave_list(s, b->id, wave_json_cb, &wc);
+		sig = wc.sig;
+	}
+	_cleanup_(json_decrefp) json_t *block = NULL;
 	json_t *counts = json_object();
 	for (int st = 0; counts && st < DS_MAX; st++)
 		json_object_set_new(counts, delivery_status_name(st),
 				    json_integer(0));
-	struct counts_ctx cc = { .o = counts };
-	if (sum && json_is_object(json_object_get(sum, "counts")))
+	if (sum && json_is_object(json_object_get(sum, "counts"))) {
 		json_object_update(counts, json_object_get(sum, "counts"));
-	else
-		store_broadcast_counts(s, b->id, COUNT_BY_STATUS, counts_cb,
-				       &cc);
+	} else if (!sum) {
+		block = count_block(rc, b, details, sig);
+		json_object_update(counts, json_object_get(block, "counts"));
+	}
 	int64_t total = 0, fin = 0;
 	const char *key;
 	json_t *v;
@@ -1190,17 +1377,18 @@ static json_t *broadcast_json(struct rctx *rc, const struct broadcast *b,
 			json_object_set_new(o, "rsvp",
 					    summary_member(sum, "rsvp"));
 	} else if (o) {
-		int64_t unc = 0, yes = 0, no = 0;
-		store_broadcast_unconfirmed(s, b->id, util_now_ms() -
-					    (int64_t)rc->api->unconfirmed_ms,
-					    &unc);
-		json_object_set_new(o, "unconfirmed", json_integer(unc));
-		broadcast_eta_json(s, b->id, o, counts);
-		if (b->kind == BK_MEETING &&
-		    store_rsvp_counts(s, b->id, &yes, &no) == 0)
-			json_object_set_new(o, "rsvp", json_pack(
-				"{s:I,s:I}", "yes", (json_int_t)yes, "no",
-				(json_int_t)no));
+		static const char *const keys[] = { "unconfirmed",
+						    "started_ms", "eta_ms",
+						    "rsvp" };
+		for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+			json_t *m = json_object_get(block, keys[i]);
+			if (m)
+				json_object_set(o, keys[i], m);
+			else if (i < 3)
+				json_object_set_new(o, keys[i], i == 0 ?
+						    json_integer(0) :
+						    json_null());
+		}
 	}
 	if (o) {
 		char exp[64];
@@ -1219,24 +1407,20 @@ static json_t *broadcast_json(struct rctx *rc, const struct broadcast *b,
 		json_object_set_new(o, "pruned_at", jtime(pruned));
 	}
 	if (o && details) {
-		json_t *waves = json_array(), *bg = json_object(),
-		       *bch = json_object();
-		struct waves_ctx wc = { .rc = rc, .a = waves };
-		store_wave_list(s, b->id, wave_json_cb, &wc);
+		json_t *bg = json_object(), *bch = json_object();
 		if (sum) {
 			json_object_update(bg, json_object_get(sum,
 							       "by_group"));
 			json_object_update(bch, json_object_get(sum,
 								"by_channel"));
 		} else {
-			cc = (struct counts_ctx){ .o = bg, .nested = true };
-			store_broadcast_counts(s, b->id, COUNT_BY_GROUP,
-					       counts_cb, &cc);
-			cc = (struct counts_ctx){ .o = bch, .nested = true };
-			store_broadcast_counts(s, b->id, COUNT_BY_CHANNEL,
-					       counts_cb, &cc);
+			json_object_update(bg, json_object_get(block,
+							       "by_group"));
+			json_object_update(bch, json_object_get(block,
+								"by_channel"));
 		}
-		json_object_set_new(o, "waves", waves);
+		json_object_set_new(o, "waves", waves ? json_incref(waves) :
+							json_array());
 		json_object_set_new(o, "by_group", bg);
 		json_object_set_new(o, "by_channel", bch);
 	}
@@ -2414,8 +2598,13 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 		dispatch(&rc, url);
 	/* The directory's counts change only through writes here (and
 	 * reloads): status reads its own writes. */
-	if (!streq(method, "GET") && !streq(method, "HEAD"))
-		a->counts_at = 0;
+	if (!streq(method, "GET") && !streq(method, "HEAD")) {
+		/* broadcasts and receipts leave the directory as it was */
+		if (!l->webhook && strncmp(url, "/v1/broadcasts", 14) != 0)
+			a->counts_at = 0;
+		if (!l->webhook)
+			bcache_drop_all();   /* broadcast counts: the same */
+	}
 	if (rc.status >= 500 && !rc.json && !rc.raw)
 		api__reply_error(&rc, 500, "internal", "no answer");
 	if (!l->webhook)
@@ -2961,6 +3150,7 @@ struct api *api_free(struct api *a)
 	if (!a)
 		return NULL;
 	free(a->sock_path);
+	bcache_drop_all();
 	a->wh = api__webhooks_free(a->wh);
 	a->metrics = metrics_free(a->metrics);
 	api__shared_clear(&a->sh);

@@ -653,33 +653,19 @@ static void result_free(struct result *r)
 	free(r->channel);
 }
 
-/* Commit every buffered outcome in one transaction. On failure the buffer
- * is kept and nothing new is sent until it commits. */
-static int flush_results(struct engine *e)
+/* Write every buffered outcome, in the caller's transaction. */
+static int results_write(struct engine *e)
 {
-	if (e->nresults == 0)
-		return 0;
-	/* After a full disk the WAL may hold all the free space: copy it
-	 * into the database and cut it back before writing again. */
-	if (e->store_broken)
-		store_checkpoint(e->store);
-	int r = store_begin(e->store);
+	int r = 0;
 	for (size_t i = 0; i < e->nresults && r == 0; i++)
 		r = store_delivery_update(e->store, &e->results[i].u);
-	if (r == 0)
-		r = store_commit(e->store);
-	else
-		store_rollback(e->store);
-	if (r < 0) {
-		if (!e->store_broken)
-			log_err(LOG_DISPATCH, "cannot record %zu delivery "
-				"outcomes: %s (%s); sending is held until the "
-				"database accepts them", e->nresults,
-				strerror(-r), store_errmsg(e->store));
-		e->store_broken = true;
-		e->store_retry_at = util_now_ms() + 1000;
-		return r;
-	}
+	return r;
+}
+
+/* After the outcomes committed: forget them; a re-queued one makes its
+ * wave worth another look. */
+static void results_committed(struct engine *e)
+{
 	if (e->store_broken)
 		log_notice(LOG_DISPATCH, "the database accepts writes again: "
 			   "sending resumes");
@@ -691,6 +677,42 @@ static int flush_results(struct engine *e)
 		result_free(&e->results[i]);
 	}
 	e->nresults = 0;
+}
+
+static void results_failed(struct engine *e, int r)
+{
+	if (!e->store_broken)
+		log_err(LOG_DISPATCH, "cannot record %zu delivery outcomes: %s "
+			"(%s); sending is held until the database accepts "
+			"them", e->nresults, strerror(-r),
+			store_errmsg(e->store));
+	e->store_broken = true;
+	e->store_retry_at = util_now_ms() + 1000;
+}
+
+/* Commit every buffered outcome in one transaction. On failure the buffer
+ * is kept and nothing new is sent until it commits. (While sending, the
+ * outcomes share start_jobs' transaction: one fsync per pump.) */
+static int flush_results(struct engine *e)
+{
+	if (e->nresults == 0)
+		return 0;
+	/* After a full disk the WAL may hold all the free space: copy it
+	 * into the database and cut it back before writing again. */
+	if (e->store_broken)
+		store_checkpoint(e->store);
+	int r = store_begin(e->store);
+	if (r == 0)
+		r = results_write(e);
+	if (r == 0)
+		r = store_commit(e->store);
+	else
+		store_rollback(e->store);
+	if (r < 0) {
+		results_failed(e, r);
+		return r;
+	}
+	results_committed(e);
 	return 0;
 }
 
@@ -1282,6 +1304,8 @@ static int pick_cb(const struct delivery *d, void *ud)
 	return 0;
 }
 
+/* Mark the jobs "sending" and start them, after committing the buffered
+ * outcomes in the same transaction (one fsync, not two). */
 static void start_jobs(struct engine *e, struct job **jobs, size_t n)
 {
 	if (n == 0)
@@ -1289,7 +1313,11 @@ static void start_jobs(struct engine *e, struct job **jobs, size_t n)
 	uint64_t now = util_now_ms();
 	if (e->store_broken)
 		store_checkpoint(e->store);
+	size_t nres = e->nresults;
 	int r = store_begin(e->store);
+	int rres = r == 0 ? results_write(e) : r;
+	if (rres < 0)
+		r = rres;
 	for (size_t i = 0; i < n && r == 0; i++) {
 		int q = store_delivery_mark_sending(e->store,
 						    jobs[i]->delivery_id,
@@ -1308,6 +1336,10 @@ static void start_jobs(struct engine *e, struct job **jobs, size_t n)
 		r = store_commit(e->store);
 	else
 		store_rollback(e->store);
+	if (r == 0 && nres)
+		results_committed(e);
+	else if (r < 0 && nres)
+		results_failed(e, r);
 	if (r < 0 && !e->store_broken) {
 		log_err(LOG_DISPATCH, "cannot mark %zu deliveries as sending: "
 			"%s (%s); holding", n, strerror(-r),
@@ -1511,6 +1543,30 @@ static void arm_timer(struct engine *e, uint64_t wake, uint64_t now)
 	uv_timer_start(&e->timer, timer_cb, delay, 0);
 }
 
+/* A wave still open is past its deadline: waves_tick expires it. */
+static bool expiry_due(const struct engine *e, uint64_t now)
+{
+	for (size_t i = 0; i < e->nwaves; i++) {
+		const struct ewave *w = &e->waves[i];
+		if (w->w.state != WS_DONE && (int64_t)now >= w->w.expires_ms)
+			return true;
+	}
+	return false;
+}
+
+/* Requests the route's channels may still start: no more due deliveries
+ * than that are worth reading (each costs a few lookups). */
+static size_t route_room(const struct engine *e)
+{
+	size_t room = 0;
+	for (size_t i = 0; i < e->nroute; i++) {
+		const struct chan *c = e->route[i];
+		if (c->in_flight < c->cfg->max_in_flight)
+			room += c->cfg->max_in_flight - c->in_flight;
+	}
+	return room;
+}
+
 static void pump(struct engine *e)
 {
 	if (e->stopping && e->closing)
@@ -1520,7 +1576,12 @@ static void pump(struct engine *e)
 		arm_timer(e, e->store_retry_at, now);
 		return;
 	}
-	if (flush_results(e) < 0) {
+	/* The outcomes are written with the next "sending" marks (below),
+	 * or alone: when stopping, after a database error, when nothing is
+	 * started, and before a wave's expiry, which must see re-queued
+	 * ones as queued. */
+	if ((e->stopping || e->store_broken || expiry_due(e, now)) &&
+	    flush_results(e) < 0) {
 		arm_timer(e, e->store_retry_at, now);
 		return;
 	}
@@ -1578,6 +1639,12 @@ static void pump(struct engine *e)
 		size_t share = (PUMP_BATCH - p.njobs) / (n - k);
 		if (share < 16)
 			share = 16;
+		/* no room: a completion kicks the next pump */
+		size_t room = route_room(e);
+		if (room == 0)
+			break;
+		if (share > room)
+			share = room;
 		size_t before = p.njobs;
 		p.w = w;
 		p.seen = 0;
@@ -1604,7 +1671,13 @@ static void pump(struct engine *e)
 				wake = (uint64_t)w->next_due;
 		}
 	}
+	size_t nres = e->nresults;
 	start_jobs(e, jobs, p.njobs);
+	if (e->nresults && !e->store_broken && flush_results(e) < 0 &&
+	    e->store_retry_at < wake)
+		wake = e->store_retry_at;
+	if (nres && !e->nresults)
+		more = true;   /* re-queued ones; waves to close */
 	if (p.wake < wake)
 		wake = p.wake;
 	waves_close(e, now);

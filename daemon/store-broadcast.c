@@ -41,8 +41,8 @@ enum {
 	DL_CANCEL,
 	DL_REQUEUE,
 	DL_COUNT_STATUS,
-	DL_COUNT_GROUP,
-	DL_COUNT_CHANNEL,
+	DL_TALLY,
+	GR_CODE_OF,
 	DL_LIST,
 	DL_DEPTH,
 	TK_GET,
@@ -77,6 +77,10 @@ enum {
 	OB_DELETE,
 	OB_RETRY,
 	OB_COUNT,
+	QD_VERSION,
+	QD_CLEAR,
+	QD_FILL,
+	DL_OLDEST,
 	BST_MAX
 };
 
@@ -235,13 +239,12 @@ static const char *const bst_sql[BST_MAX] = {
 	[DL_COUNT_STATUS] =
 		"SELECT '', status, count(*) FROM deliveries"
 		" WHERE broadcast_id = ?1 GROUP BY status",
-	[DL_COUNT_GROUP] =
-		"SELECT coalesce(g.code, '?'), d.status, count(*)"
-		" FROM deliveries d LEFT JOIN groups g ON g.id = d.group_id"
-		" WHERE d.broadcast_id = ?1 GROUP BY d.group_id, d.status",
-	[DL_COUNT_CHANNEL] =
-		"SELECT coalesce(channel, ''), status, count(*) FROM deliveries"
-		" WHERE broadcast_id = ?1 GROUP BY channel, status",
+	/* one pass for the counts by group, channel and status (see
+	 * struct tally): GROUP BY would sort every row, twice */
+	[DL_TALLY] =
+		"SELECT group_id, channel, status FROM deliveries"
+		" WHERE broadcast_id = ?1",
+	[GR_CODE_OF] = "SELECT code FROM groups WHERE id = ?1",
 	[DL_LIST] =
 		"SELECT d.id, d.wave_id, d.household_id, w.seq, d.status,"
 		" h.name, g.code, h.address,"
@@ -258,10 +261,20 @@ static const char *const bst_sql[BST_MAX] = {
 		" AND (?5 IS NULL OR d.channel = ?5)"
 		" AND (?7 = 0 OR d.sent_ms < ?7)"
 		" ORDER BY d.id LIMIT ?6",
+	/* from the counters the triggers below keep (see qdepth_sql) */
 	[DL_DEPTH] =
-		"SELECT b.urgent, count(*), min(d.updated_ms) FROM deliveries d"
-		" JOIN broadcasts b ON b.id = d.broadcast_id"
-		" WHERE d.status = 0 GROUP BY b.urgent",
+		"SELECT b.urgent, sum(q.n) FROM lx_qdepth q"
+		" JOIN broadcasts b ON b.id = q.broadcast_id"
+		" WHERE q.n > 0 GROUP BY b.urgent",
+	/* since when the queued delivery due first in each wave waits (the
+	 * oldest: materialised first; a retry is due after its delivery's
+	 * first try), through deliveries_due, not a scan */
+	[DL_OLDEST] =
+		"SELECT min((SELECT d.updated_ms FROM deliveries d"
+		" WHERE d.wave_id = w.id AND d.status = 0"
+		" ORDER BY d.next_at_ms, d.id LIMIT 1)) FROM waves w"
+		" WHERE w.broadcast_id IN"
+		" (SELECT broadcast_id FROM lx_qdepth WHERE n > 0)",
 	[TK_GET] =
 		"SELECT access_token, refresh_token, expires_ms, updated_ms"
 		" FROM tokens WHERE channel = ?1",
@@ -406,11 +419,67 @@ static const char *const bst_sql[BST_MAX] = {
 		"UPDATE hook_outbox SET attempts = attempts + 1,"
 		" next_at_ms = ?3 WHERE id BETWEEN ?1 AND ?2",
 	[OB_COUNT] = "SELECT count(*) FROM hook_outbox",
+	[QD_VERSION] = "PRAGMA data_version",
+	[QD_CLEAR] = "DELETE FROM lx_qdepth",
+	[QD_FILL] =
+		"INSERT INTO lx_qdepth(broadcast_id, n) SELECT b.id,"
+		" (SELECT count(*) FROM deliveries d"
+		" WHERE d.broadcast_id = b.id AND d.status = 0)"
+		" FROM broadcasts b",
+};
+
+/* The queue depth (GET /v1/status, STATUS=, /metrics) is read every
+ * second, and counting a million queued deliveries holds the loop for
+ * tens of milliseconds. Temporary triggers (of this connection only, not
+ * in the file) keep the number of queued deliveries of each broadcast in
+ * a temporary table, in the same transaction as the change: a rollback
+ * undoes both. It is counted afresh on first use and after another
+ * connection wrote to the database (PRAGMA data_version moved). */
+static const char qdepth_sql[] =
+	"CREATE TEMP TABLE IF NOT EXISTS lx_qdepth ("
+	" broadcast_id INTEGER PRIMARY KEY, n INTEGER NOT NULL);"
+	"CREATE TEMP TRIGGER IF NOT EXISTS lx_qdepth_ins"
+	" AFTER INSERT ON main.deliveries WHEN new.status = 0 BEGIN"
+	" INSERT INTO lx_qdepth(broadcast_id, n) VALUES (new.broadcast_id, 1)"
+	" ON CONFLICT(broadcast_id) DO UPDATE SET n = n + 1; END;"
+	"CREATE TEMP TRIGGER IF NOT EXISTS lx_qdepth_upd"
+	" AFTER UPDATE OF status ON main.deliveries"
+	" WHEN (old.status = 0) != (new.status = 0) BEGIN"
+	" INSERT INTO lx_qdepth(broadcast_id, n)"
+	" VALUES (new.broadcast_id, iif(new.status = 0, 1, -1))"
+	" ON CONFLICT(broadcast_id) DO UPDATE SET n = n + excluded.n; END;"
+	"CREATE TEMP TRIGGER IF NOT EXISTS lx_qdepth_del"
+	" AFTER DELETE ON main.deliveries WHEN old.status = 0 BEGIN"
+	" INSERT INTO lx_qdepth(broadcast_id, n) VALUES (old.broadcast_id, -1)"
+	" ON CONFLICT(broadcast_id) DO UPDATE SET n = n - 1; END;";
+
+/* The counts of one broadcast by (group, channel, status), from one pass
+ * over its deliveries, kept while nothing was written to the database:
+ * GET /v1/broadcasts/ID asks for them by status, group and channel in a
+ * row, and the later two cost nothing. */
+struct tally_ent {
+	int64_t group_id;
+	int chan;               /* index in chans, -1: none */
+	int status;
+	int64_t n;              /* 0: free slot */
+};
+
+struct tally {
+	int64_t id;             /* broadcast; 0: nothing kept */
+	int64_t changes;        /* sqlite3_total_changes64 then */
+	int64_t version;        /* PRAGMA data_version then */
+	char **chans;
+	size_t nchans;
+	struct tally_ent *ents; /* open addressing, cap a power of two */
+	size_t nents, cap;
 };
 
 struct store_bcast {
 	sqlite3_stmt *st[BST_MAX];
 	bool hook;              /* record status changes in hook_outbox */
+	struct tally tally;
+	bool qd_counted;        /* lx_qdepth holds the counts of ... */
+	int64_t qd_version;     /* ... this PRAGMA data_version */
 };
 
 int store__bcast_open(struct store *s)
@@ -418,6 +487,12 @@ int store__bcast_open(struct store *s)
 	s->bcast = calloc(1, sizeof *s->bcast);
 	if (!s->bcast)
 		return -ENOMEM;
+	int qrc = sqlite3_exec(s->db, qdepth_sql, NULL, NULL, NULL);
+	if (qrc != SQLITE_OK) {
+		log_err(LOG_STORE, "creating the queue counters: %s",
+			sqlite3_errmsg(s->db));
+		return store__fail(s, NULL, qrc);
+	}
 	for (size_t i = 0; i < BST_MAX; i++) {
 		int rc = sqlite3_prepare_v3(s->db, bst_sql[i], -1,
 					    SQLITE_PREPARE_PERSISTENT,
@@ -431,11 +506,21 @@ int store__bcast_open(struct store *s)
 	return 0;
 }
 
+static void tally_clear(struct tally *t)
+{
+	for (size_t i = 0; i < t->nchans; i++)
+		free(t->chans[i]);
+	free(t->chans);
+	free(t->ents);
+	*t = (struct tally){ 0 };
+}
+
 void store__bcast_close(struct store *s)
 {
 	store__metrics_close(s);
 	if (!s->bcast)
 		return;
+	tally_clear(&s->bcast->tally);
 	for (size_t i = 0; i < BST_MAX; i++)
 		sqlite3_finalize(s->bcast->st[i]);
 	free(s->bcast);
@@ -1308,21 +1393,237 @@ int store_broadcast_requeue_failed(struct store *s, int64_t id,
 	return exec_bulk(s, DL_REQUEUE, id, 0, DS_QUEUED, now_ms);
 }
 
+static int data_version(struct store *s, int64_t *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, QD_VERSION);
+	int r = store__step(s, st);
+	if (r < 0)
+		return r;
+	*ret = sqlite3_column_int64(st, 0);
+	return 0;
+}
+
+static uint64_t tally_hash(int64_t g, int chan, int status)
+{
+	uint64_t h = (uint64_t)g * 0x9e3779b97f4a7c15ULL;
+	h ^= (uint64_t)(chan + 1) * 0xc2b2ae3d27d4eb4fULL;
+	h ^= (uint64_t)status * 0x165667b19e3779f9ULL;
+	return h ^ (h >> 29);
+}
+
+static int tally_grow(struct tally *t)
+{
+	size_t cap = t->cap ? t->cap * 2 : 64;
+	struct tally_ent *e = calloc(cap, sizeof *e);
+	if (!e)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->cap; i++) {
+		struct tally_ent *o = &t->ents[i];
+		if (!o->n)
+			continue;
+		size_t k = tally_hash(o->group_id, o->chan, o->status) &
+			   (cap - 1);
+		while (e[k].n)
+			k = (k + 1) & (cap - 1);
+		e[k] = *o;
+	}
+	free(t->ents);
+	t->ents = e;
+	t->cap = cap;
+	return 0;
+}
+
+static int tally_add(struct tally *t, int64_t g, int chan, int status)
+{
+	if ((t->nents + 1) * 2 > t->cap) {
+		int r = tally_grow(t);
+		if (r < 0)
+			return r;
+	}
+	size_t k = tally_hash(g, chan, status) & (t->cap - 1);
+	for (;; k = (k + 1) & (t->cap - 1)) {
+		struct tally_ent *e = &t->ents[k];
+		if (!e->n) {
+			*e = (struct tally_ent){ .group_id = g, .chan = chan,
+						 .status = status, .n = 1 };
+			t->nents++;
+			return 0;
+		}
+		if (e->group_id == g && e->chan == chan &&
+		    e->status == status) {
+			e->n++;
+			return 0;
+		}
+	}
+}
+
+static int tally_chan(struct tally *t, const char *name, int len)
+{
+	if (!name)
+		return -1;
+	for (size_t i = t->nchans; i-- > 0;)
+		if (strncmp(t->chans[i], name, (size_t)len) == 0 &&
+		    t->chans[i][len] == '\0')
+			return (int)i;
+	if (t->nchans >= INT32_MAX)
+		return -ENOMEM;
+	char **a = realloc(t->chans, (t->nchans + 1) * sizeof *a);
+	if (!a)
+		return -ENOMEM;
+	t->chans = a;
+	if (!(a[t->nchans] = strndup(name, (size_t)len)))
+		return -ENOMEM;
+	return (int)t->nchans++;
+}
+
+/* The tally of broadcast id, counted unless the one kept is still true. */
+static int tally_get(struct store *s, int64_t id, struct tally **ret)
+{
+	struct tally *t = &s->bcast->tally;
+	int64_t v = 0;
+	int r = data_version(s, &v);
+	if (r < 0)
+		return r;
+	int64_t ch = sqlite3_total_changes64(s->db);
+	if (t->id == id && t->changes == ch && t->version == v) {
+		*ret = t;
+		return 0;
+	}
+	tally_clear(t);
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, DL_TALLY);
+	int rc = SQLITE_OK;
+	store__bind_i64(st, 1, id, &rc);
+	r = store__bind_check(s, st, rc);
+	int last = -1;
+	const char *last_name = NULL;
+	while (r == 0 && (r = store__step(s, st)) > 0) {
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+		int len = sqlite3_column_bytes(st, 1);
+		int chan = last;
+		/* the channel of the row before, most often */
+		if (!name)
+			chan = -1;
+		else if (!last_name || last < 0 ||
+			 strncmp(last_name, name, (size_t)len) != 0 ||
+			 last_name[len] != '\0')
+			chan = tally_chan(t, name, len);
+		if (chan < -1) {
+			r = chan;
+			break;
+		}
+		last = chan;
+		last_name = chan >= 0 ? t->chans[chan] : NULL;
+		r = tally_add(t, sqlite3_column_int64(st, 0), chan,
+			      sqlite3_column_int(st, 2));
+	}
+	if (r < 0) {
+		tally_clear(t);
+		return r;
+	}
+	t->id = id;
+	t->changes = ch;
+	t->version = v;
+	*ret = t;
+	return 0;
+}
+
+struct tally_sum {
+	int64_t key;            /* group id, or channel index (-1 none) */
+	int status;
+	int64_t n;
+};
+
+static int tally_sum_cmp(const void *a, const void *b)
+{
+	const struct tally_sum *x = a, *y = b;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return (x->status > y->status) - (x->status < y->status);
+}
+
+/* The tally summed by status, group or channel (and status), in order. */
+static int tally_sums(const struct tally *t, enum count_by by,
+		      struct tally_sum **ret, size_t *ret_n)
+{
+	struct tally_sum *a = calloc(t->nents ? t->nents : 1, sizeof *a);
+	if (!a)
+		return -ENOMEM;
+	size_t n = 0;
+	for (size_t i = 0; i < t->cap; i++) {
+		const struct tally_ent *e = &t->ents[i];
+		if (e->n)
+			a[n++] = (struct tally_sum){
+				.key = by == COUNT_BY_GROUP ? e->group_id :
+				       by == COUNT_BY_CHANNEL ? e->chan : 0,
+				.status = e->status, .n = e->n };
+	}
+	qsort(a, n, sizeof *a, tally_sum_cmp);
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (m && a[m - 1].key == a[i].key &&
+		    a[m - 1].status == a[i].status)
+			a[m - 1].n += a[i].n;
+		else
+			a[m++] = a[i];
+	}
+	*ret = a;
+	*ret_n = m;
+	return 0;
+}
+
+static int group_code(struct store *s, int64_t id, char *buf, size_t n)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, GR_CODE_OF);
+	int rc = SQLITE_OK;
+	store__bind_i64(st, 1, id, &rc);
+	int r = store__bind_check(s, st, rc);
+	if (r == 0)
+		r = store__step(s, st);
+	const char *code = r > 0 ? (const char *)sqlite3_column_text(st, 0)
+				 : NULL;
+	snprintf(buf, n, "%s", code ? code : "?");
+	return r < 0 ? r : 0;
+}
+
 int store_broadcast_counts(struct store *s, int64_t id, enum count_by by,
 			   int (*cb)(const char *key, enum delivery_status st,
 				     int64_t n, void *ud), void *ud)
 {
-	int which = by == COUNT_BY_GROUP ? DL_COUNT_GROUP :
-		    by == COUNT_BY_CHANNEL ? DL_COUNT_CHANNEL : DL_COUNT_STATUS;
-	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, which);
-	int rc = SQLITE_OK;
-	store__bind_i64(st, 1, id, &rc);
-	int r = store__bind_check(s, st, rc);
-	while (r == 0 && (r = store__step(s, st)) > 0) {
-		const char *key = (const char *)sqlite3_column_text(st, 0);
-		r = cb(key ? key : "",
-		       (enum delivery_status)sqlite3_column_int(st, 1),
-		       sqlite3_column_int64(st, 2), ud);
+	struct tally *t = &s->bcast->tally;
+	int r;
+	if (by == COUNT_BY_STATUS && t->id != id) {
+		/* from the index (broadcast_id, status) alone */
+		_cleanup_stmt_ sqlite3_stmt *st = STMT(s, DL_COUNT_STATUS);
+		int rc = SQLITE_OK;
+		store__bind_i64(st, 1, id, &rc);
+		r = store__bind_check(s, st, rc);
+		while (r == 0 && (r = store__step(s, st)) > 0)
+			r = cb("", (enum delivery_status)sqlite3_column_int(
+				       st, 1), sqlite3_column_int64(st, 2), ud);
+		return r;
+	}
+	r = tally_get(s, id, &t);
+	if (r < 0)
+		return r;
+	_cleanup_free_ struct tally_sum *a = NULL;
+	size_t n = 0;
+	r = tally_sums(t, by, &a, &n);
+	char code[128] = "";
+	int64_t code_of = 0;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		const char *key = "";
+		if (by == COUNT_BY_GROUP) {
+			if (i == 0 || a[i].key != code_of)
+				r = group_code(s, a[i].key, code,
+					       sizeof code);
+			code_of = a[i].key;
+			key = code;
+		} else if (by == COUNT_BY_CHANNEL && a[i].key >= 0) {
+			key = t->chans[a[i].key];
+		}
+		if (r == 0)
+			r = cb(key, (enum delivery_status)a[i].status,
+			       a[i].n, ud);
 	}
 	return r;
 }
@@ -1377,24 +1678,68 @@ int store_delivery_list(struct store *s, const struct delivery_filter *f,
 	return r;
 }
 
+/* Count the queued deliveries afresh when lx_qdepth may be wrong. */
+static int qdepth_check(struct store *s)
+{
+	struct store_bcast *b = s->bcast;
+	int64_t v = 0;
+	{
+		_cleanup_stmt_ sqlite3_stmt *st = STMT(s, QD_VERSION);
+		int r = store__step(s, st);
+		if (r < 0)
+			return r;
+		v = sqlite3_column_int64(st, 0);
+	}
+	if (b->qd_counted && v == b->qd_version)
+		return 0;
+	b->qd_counted = false;
+	/* one statement at a time, each atomic; with a transaction of
+	 * its own unless the caller has one */
+	int r;
+	{
+		_cleanup_stmt_ sqlite3_stmt *st = STMT(s, QD_CLEAR);
+		r = store__exec(s, st);
+	}
+	if (r == 0) {
+		_cleanup_stmt_ sqlite3_stmt *st = STMT(s, QD_FILL);
+		r = store__exec(s, st);
+	}
+	if (r < 0)
+		return r;
+	b->qd_counted = true;
+	b->qd_version = v;
+	return 0;
+}
+
 int store_queue_depth(struct store *s, int64_t *ret_urgent,
 		      int64_t *ret_normal, int64_t *ret_oldest_ms)
 {
-	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, DL_DEPTH);
-	int r;
 	*ret_urgent = *ret_normal = 0;
 	*ret_oldest_ms = 0;
-	while ((r = store__step(s, st)) > 0) {
-		int64_t n = sqlite3_column_int64(st, 1);
-		int64_t oldest = sqlite3_column_int64(st, 2);
-		if (sqlite3_column_int(st, 0))
-			*ret_urgent = n;
-		else
-			*ret_normal = n;
-		if (n && (!*ret_oldest_ms || oldest < *ret_oldest_ms))
-			*ret_oldest_ms = oldest;
+	int r = qdepth_check(s);
+	if (r < 0)
+		return r;
+	bool any = false;
+	{
+		_cleanup_stmt_ sqlite3_stmt *st = STMT(s, DL_DEPTH);
+		while ((r = store__step(s, st)) > 0) {
+			int64_t n = sqlite3_column_int64(st, 1);
+			if (sqlite3_column_int(st, 0))
+				*ret_urgent = n;
+			else
+				*ret_normal = n;
+			any = any || n > 0;
+		}
+		if (r < 0)
+			return r;
 	}
-	return r;
+	if (!any)
+		return 0;
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, DL_OLDEST);
+	r = store__step(s, st);
+	if (r > 0)
+		*ret_oldest_ms = sqlite3_column_int64(st, 0);
+	return r < 0 ? r : 0;
 }
 
 int store_token_get(struct store *s, const char *channel,
