@@ -176,11 +176,32 @@ int cli_fail(int code, const char *fmt, ...) _printf_(2, 3);
 /* A usage error of the current command: specific message plus a one-line
  * pointer to its --help. Returns CLI_EXIT_USAGE. */
 int cli_usage(const struct cli *c, const char *fmt, ...) _printf_(2, 3);
+/* A decimal number up to max, digits only (no sign, no blanks). */
+bool cli_parse_u64(const char *s, uint64_t max, uint64_t *ret);
 /* A household id argument: a positive decimal integer. Returns 0 or prints
  * a usage error and returns CLI_EXIT_USAGE. */
 int cli_parse_id(const struct cli *c, const char *s, int64_t *ret);
+/* The same for the id of a what ("broadcast": "invalid broadcast id ...,
+ * as shown by 'loaxa broadcasts'"). */
+int cli_parse_id_of(const struct cli *c, const char *s, const char *what,
+		    int64_t *ret);
+/* --limit N within 1..max; 0 in *ret when not given. Returns 0 or prints a
+ * usage error and returns CLI_EXIT_USAGE. */
+int cli_parse_limit(const struct cli *c, const struct cli_args *a,
+		    int64_t max, int64_t *ret);
+/* body[key] = value (nothing when value is NULL); a value that is not
+ * UTF-8 is a usage error naming option. Returns 0 or an exit code. */
+int cli_set_string(const struct cli *c, json_t *body, const char *key,
+		   const char *value, const char *option);
+/* body[key] = every value of the repeatable option id, in order (an
+ * empty array when none); as cli_set_string. */
+int cli_set_list(const struct cli *c, const struct cli_args *a,
+		 json_t *body, const char *key, enum cli_opt id,
+		 const char *option);
 /* Print the answer's JSON for --json mode; returns an exit code. */
 int cli_print_json(const json_t *root);
+/* Print {"key": list} for --json mode; returns an exit code. */
+int cli_print_list(const char *key, json_t *list);
 /* True if the command table has "w0 [w1]" (w1 NULL: a one-word command). */
 bool cli_command_exists(const char *w0, const char *w1);
 
@@ -231,10 +252,55 @@ int client_report_error(struct cli *c, const struct client_answer *a);
  * CLI_EXIT_ERROR. */
 int client_unexpected(long status, const char *what);
 
+/* The cursor by which a list answer names its next page (docs/api.md:
+ * keyset paging). */
+enum client_cursor {
+	CLIENT_AFTER_ID,          /* "next_after", sent back as "after": an
+				     id, larger on each page */
+	CLIENT_BEFORE_ID,         /* "next_before", sent back as "before":
+				     an id, smaller on each page */
+	CLIENT_AFTER_KEY,         /* "next_after", sent back as "after": an
+				     opaque text, another on each page */
+};
+#define CLIENT_MAX_PAGES 100000   /* a bound on a looping server */
+
+/* GET path, which must answer an object holding the array list_key:
+ * *ret_root is the answer, *ret_list (unless NULL) its list. Returns 0 or
+ * an exit code. */
+int client_get_list(struct cli *c, const char *path, const char *list_key,
+		    json_t **ret_root, json_t **ret_list);
+/* client_get_list for one page of a paged list (path holds its query
+ * without the cursor); *ret_more (unless NULL) tells whether the answer
+ * names a next page. */
+int client_get_page(struct cli *c, const char *path, const char *list_key,
+		    enum client_cursor cursor, json_t **ret_root,
+		    bool *ret_more);
+/* GET every page of a list, from path on, following the cursor until it is
+ * null: *ret_list holds the items of all pages in order and *ret_last
+ * (unless NULL) the last answer. A cursor that does not move on, or more
+ * than CLIENT_MAX_PAGES pages, is an error. Returns 0 or an exit code. */
+int client_get_all(struct cli *c, const char *path, const char *list_key,
+		   enum client_cursor cursor, json_t **ret_list,
+		   json_t **ret_last);
+
+/* Show a list: one page (--limit) as the answer came in --json mode, else
+ * print(list) and, when it names a next page, client_more_hint; or every
+ * page, as {list_key: [...]} in --json mode, else print(list). Returns an
+ * exit code. */
+int client_show_list(struct cli *c, const char *path, const char *list_key,
+		     enum client_cursor cursor, bool one_page,
+		     int (*print)(const json_t *list));
+/* "(more <list_key>: raise --limit, ...)" on stderr. */
+void client_more_hint(const char *list_key);
+
 /* Append "?key=value" or "&key=value" to path, the value URL-encoded.
  * Returns 0 or an exit code. */
 int client_query_add(struct cli *c, struct sbuf *path, const char *key,
 		     const char *value);
+/* path = "/v1/<what>s/<id><suffix>", the id parsed from arg as
+ * cli_parse_id_of does. Returns 0 or an exit code. */
+int client_id_path(const struct cli *c, const char *arg, const char *what,
+		   const char *suffix, struct sbuf *path);
 /* Append one URL-encoded path segment. Returns 0 or an exit code. */
 int client_path_add(struct cli *c, struct sbuf *path, const char *segment);
 
@@ -269,6 +335,8 @@ size_t out_width(const char *s);
  * control characters, bidi overrides and invalid bytes become '?'. NULL
  * only when out of memory. */
 char *out_clean(const char *s);
+/* Print s (NULL: "") cleaned by out_clean, or "?" when out of memory. */
+void out_put_clean(FILE *f, const char *s);
 /* A JSON value as display text: strings as-is, numbers in decimal, true and
  * false as yes/no, null (or a missing value) as null_text, arrays of
  * scalars joined with ", ", anything else as compact JSON. NULL only when
@@ -318,6 +386,10 @@ static inline void client_answer_clearp(struct client_answer *a)
 /* A broadcast id argument: a positive decimal integer. Returns 0 or prints
  * a usage error and returns CLI_EXIT_USAGE. */
 int broadcast_parse_id(const struct cli *c, const char *s, int64_t *ret);
+/* The path of a broadcast's deliveries, limit a page, filtered by
+ * --status, --group and --channel. Returns 0 or an exit code. */
+int broadcast_deliveries_path(struct cli *c, const struct cli_args *a,
+			      int64_t id, int64_t limit, struct sbuf *path);
 /* Print a broadcast's "counts" as a table of every status, zeros
  * included, under "Deliveries by status:". Returns 0 or an exit code. */
 int broadcast_print_counts(const json_t *b);

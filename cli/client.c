@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -442,14 +443,6 @@ int client_unexpected(long status, const char *what)
 			what ? ": " : "", what ? what : "");
 }
 
-/* Print one daemon-supplied string cleaned for the terminal. */
-static void put_clean(FILE *f, const char *s)
-{
-	_cleanup_free_ char *clean = out_clean(s);
-
-	fputs(clean ? clean : "?", f);
-}
-
 int client_report_error(struct cli *c, const struct client_answer *a)
 {
 	_cleanup_json_ json_t *root = NULL;
@@ -473,7 +466,7 @@ int client_report_error(struct cli *c, const struct client_answer *a)
 	if (!message || !message[0])
 		message = code && code[0] ? code : "error";
 	fputs("loaxa: ", stderr);
-	put_clean(stderr, message);
+	out_put_clean(stderr, message);
 	fputc('\n', stderr);
 
 	fields = json_object_get(err, "fields");
@@ -487,10 +480,10 @@ int client_report_error(struct cli *c, const struct client_answer *a)
 			msg = json_string_value(json_object_get(fe, "code"));
 		fputs("  ", stderr);
 		if (field) {
-			put_clean(stderr, field);
+			out_put_clean(stderr, field);
 			fputs(": ", stderr);
 		}
-		put_clean(stderr, msg ? msg : "invalid");
+		out_put_clean(stderr, msg ? msg : "invalid");
 		fputc('\n', stderr);
 	}
 
@@ -583,9 +576,192 @@ int client_query_add(struct cli *c, struct sbuf *path, const char *key,
 	return escape_append(c, path, value);
 }
 
+int client_id_path(const struct cli *c, const char *arg, const char *what,
+		   const char *suffix, struct sbuf *path)
+{
+	int64_t id = 0;
+	int r;
+
+	r = cli_parse_id_of(c, arg, what, &id);
+	if (r)
+		return r;
+	if (sbuf_printf(path, "/v1/%ss/%" PRId64 "%s", what, id, suffix) < 0)
+		return cli_fail(CLI_EXIT_ERROR, "out of memory");
+	return 0;
+}
+
 int client_path_add(struct cli *c, struct sbuf *path, const char *segment)
 {
 	if (sbuf_append(path, "/", 1) < 0)
 		return cli_fail(CLI_EXIT_USAGE, "argument too long");
 	return escape_append(c, path, segment);
+}
+
+/* ---- keyset paging ---- */
+
+static const struct {
+	const char *next;         /* the answer's member */
+	const char *param;        /* the query parameter that sends it back */
+	const char *fault;        /* what is wrong when it does not move */
+} cursors[] = {
+	[CLIENT_AFTER_ID] = { "next_after", "after", "move forward" },
+	[CLIENT_BEFORE_ID] = { "next_before", "before", "move back" },
+	[CLIENT_AFTER_KEY] = { "next_after", "after", "move on" },
+};
+
+int client_get_list(struct cli *c, const char *path, const char *list_key,
+		    json_t **ret_root, json_t **ret_list)
+{
+	_cleanup_json_ json_t *root = NULL;
+	char what[128];
+	json_t *list;
+	int r;
+
+	r = client_call(c, "GET", path, NULL, &root);
+	if (r)
+		return r;
+	list = json_object_get(root, list_key);
+	if (!json_is_array(list)) {
+		snprintf(what, sizeof(what), "no \"%s\" list", list_key);
+		return client_unexpected(200, what);
+	}
+	if (ret_list)
+		*ret_list = list;
+	*ret_root = TAKE_PTR(root);
+	return 0;
+}
+
+static bool page_more(enum client_cursor cursor, const json_t *next)
+{
+	return cursor == CLIENT_AFTER_KEY ? json_is_string(next)
+					  : json_is_integer(next);
+}
+
+int client_get_page(struct cli *c, const char *path, const char *list_key,
+		    enum client_cursor cursor, json_t **ret_root,
+		    bool *ret_more)
+{
+	int r;
+
+	r = client_get_list(c, path, list_key, ret_root, NULL);
+	if (r == 0 && ret_more)
+		*ret_more = page_more(cursor, json_object_get(
+				*ret_root, cursors[cursor].next));
+	return r;
+}
+
+/* Whether next, a cursor that is not null, moves on from the last one
+ * (prev, prev_key; none before the second page). Keyset paging that does
+ * not move would ask for the same page for ever. */
+static bool page_moves(enum client_cursor cursor, const json_t *next,
+		       bool first, json_int_t prev, const char *prev_key)
+{
+	json_int_t v = json_integer_value(next);
+
+	switch (cursor) {
+	case CLIENT_AFTER_ID:
+		return json_is_integer(next) && v > prev;
+	case CLIENT_BEFORE_ID:
+		return json_is_integer(next) && v > 0 && (first || v < prev);
+	case CLIENT_AFTER_KEY:
+		return json_is_string(next) &&
+		       (first || !streq(prev_key, json_string_value(next)));
+	}
+	return false;
+}
+
+int client_get_all(struct cli *c, const char *path, const char *list_key,
+		   enum client_cursor cursor, json_t **ret_list,
+		   json_t **ret_last)
+{
+	_cleanup_json_ json_t *all = json_array(), *root = NULL;
+	_cleanup_sbuf_ struct sbuf p = SBUF_INIT(64 * 1024);
+	_cleanup_free_ char *key = NULL;
+	const char *value = NULL;
+	json_int_t prev = 0;
+	char num[32], what[64];
+	size_t page;
+	int r;
+
+	if (!all)
+		return cli_fail(CLI_EXIT_ERROR, "out of memory");
+	for (page = 0; page < CLIENT_MAX_PAGES; page++) {
+		json_t *list, *next;
+
+		/* The first page at path, the next ones with the cursor. */
+		p.len = 0;
+		if (sbuf_append(&p, path, strlen(path)) < 0)
+			return cli_fail(CLI_EXIT_ERROR, "out of memory");
+		r = value ? client_query_add(c, &p, cursors[cursor].param,
+					     value) : 0;
+		if (r)
+			return r;
+		json_decref(root);
+		root = NULL;
+		r = client_get_list(c, sbuf_str(&p), list_key, &root, &list);
+		if (r)
+			return r;
+		if (json_array_extend(all, list) < 0)
+			return cli_fail(CLI_EXIT_ERROR, "out of memory");
+		next = json_object_get(root, cursors[cursor].next);
+		if (!next || json_is_null(next)) {
+			*ret_list = TAKE_PTR(all);
+			if (ret_last)
+				*ret_last = TAKE_PTR(root);
+			return 0;
+		}
+		if (!page_moves(cursor, next, page == 0, prev, key)) {
+			snprintf(what, sizeof(what), "\"%s\" does not %s",
+				 cursors[cursor].next, cursors[cursor].fault);
+			return client_unexpected(200, what);
+		}
+		if (cursor == CLIENT_AFTER_KEY) {
+			free(key);
+			key = strdup(json_string_value(next));
+			if (!key)
+				return cli_fail(CLI_EXIT_ERROR,
+						"out of memory");
+			value = key;
+		} else {
+			prev = json_integer_value(next);
+			snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+				 prev);
+			value = num;
+		}
+	}
+	return cli_fail(CLI_EXIT_ERROR, "loaxad's \"%s\" list goes on for more "
+			"than %d pages: stopped", list_key, CLIENT_MAX_PAGES);
+}
+
+void client_more_hint(const char *list_key)
+{
+	fprintf(stderr, "(more %s: raise --limit, or leave it out to list "
+		"all)\n", list_key);
+}
+
+int client_show_list(struct cli *c, const char *path, const char *list_key,
+		     enum client_cursor cursor, bool one_page,
+		     int (*print)(const json_t *list))
+{
+	_cleanup_json_ json_t *root = NULL, *all = NULL;
+	bool more = false;
+	int r;
+
+	if (one_page) {
+		r = client_get_page(c, path, list_key, cursor, &root, &more);
+		if (r)
+			return r;
+		if (c->json)
+			return cli_print_json(root);
+		r = print(json_object_get(root, list_key));
+		if (r == 0 && more)
+			client_more_hint(list_key);
+		return r;
+	}
+	r = client_get_all(c, path, list_key, cursor, &all, NULL);
+	if (r)
+		return r;
+	if (c->json)
+		return cli_print_list(list_key, all);
+	return print(all);
 }

@@ -39,92 +39,11 @@ static int oom(void)
 	return cli_fail(CLI_EXIT_ERROR, "out of memory");
 }
 
-static void put_clean(FILE *f, const char *s)
-{
-	_cleanup_free_ char *clean = out_clean(s ? s : "");
-
-	fputs(clean ? clean : "?", f);
-}
-
 /* ---- arguments ---- */
 
 int broadcast_parse_id(const struct cli *c, const char *s, int64_t *ret)
 {
-	uint64_t v = 0;
-	const char *p;
-
-	for (p = s; *p >= '0' && *p <= '9'; p++) {
-		if (v > ((uint64_t)INT64_MAX - (uint64_t)(*p - '0')) / 10)
-			break;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
-	if (p == s || *p || v == 0)
-		return cli_usage(c, "invalid broadcast id '%s' (expected a "
-				 "positive number, as shown by 'loaxa "
-				 "broadcasts')", s);
-	*ret = (int64_t)v;
-	return 0;
-}
-
-/* --limit N within 1..max; 0 in *ret when not given. */
-static int parse_limit(const struct cli *c, const struct cli_args *a,
-		       int64_t max, int64_t *ret)
-{
-	const char *arg = cli_args_get(a, OPT_LIMIT);
-	int64_t v = 0;
-	const char *p;
-
-	*ret = 0;
-	if (!arg)
-		return 0;
-	for (p = arg; *p >= '0' && *p <= '9' && v <= max; p++)
-		v = v * 10 + (*p - '0');
-	if (p == arg || *p || v < 1 || v > max)
-		return cli_usage(c, "--limit must be a number from 1 to %"
-				 PRId64 " (got '%s')", max, arg);
-	*ret = v;
-	return 0;
-}
-
-static int set_string(const struct cli *c, json_t *o, const char *key,
-		      const char *value, const char *option)
-{
-	json_t *s;
-
-	if (!value)
-		return 0;
-	s = json_string(value);
-	if (!s)
-		return cli_usage(c, "the value of %s is not valid UTF-8",
-				 option);
-	if (json_object_set_new(o, key, s) < 0)
-		return oom();
-	return 0;
-}
-
-/* body[key] = every value of a repeatable option, in order. */
-static int set_list(const struct cli *c, const struct cli_args *a,
-		    json_t *body, const char *key, enum cli_opt id,
-		    const char *option)
-{
-	json_t *list = json_array();
-	size_t i;
-
-	if (!list || json_object_set_new(body, key, list) < 0)
-		return oom();
-	for (i = 0; i < a->nopts; i++) {
-		json_t *s;
-
-		if (a->opts[i].id != id)
-			continue;
-		s = json_string(a->opts[i].value);
-		if (!s)
-			return cli_usage(c, "the value of %s is not valid "
-					 "UTF-8", option);
-		if (json_array_append_new(list, s) < 0)
-			return oom();
-	}
-	return 0;
+	return cli_parse_id_of(c, s, "broadcast", ret);
 }
 
 /* "groups": the --group values, or "all". */
@@ -145,7 +64,7 @@ static int set_groups(const struct cli *c, const struct cli_args *a,
 			return oom();
 		return 0;
 	}
-	return set_list(c, a, body, "groups", OPT_GROUP, "--group");
+	return cli_set_list(c, a, body, "groups", OPT_GROUP, "--group");
 }
 
 static int set_priority(const struct cli_args *a, json_t *body)
@@ -491,7 +410,7 @@ static void print_awaiting(const json_t *b)
 	       "approval: loaxa approve %" JSON_INTEGER_FORMAT "\n",
 	       json_integer_value(id));
 	fputs("(an official or admin other than ", stdout);
-	put_clean(stdout, who ? who : "the requester");
+	out_put_clean(stdout, who ? who : "the requester");
 	printf(" approves it; 'loaxa reject %" JSON_INTEGER_FORMAT "' "
 	       "cancels it)\n", json_integer_value(id));
 }
@@ -833,7 +752,7 @@ static void print_text(const char *text)
 		nl = strchr(p, '\n');
 		line = strndup(p, nl ? (size_t)(nl - p) : strlen(p));
 		fputs("    ", stdout);
-		put_clean(stdout, line ? line : "?");
+		out_put_clean(stdout, line ? line : "?");
 		fputc('\n', stdout);
 		p = nl ? nl + 1 : NULL;
 	} while (p);
@@ -860,10 +779,10 @@ static void print_preview(const json_t *messages)
 		const json_t *sms = json_object_get(m, "sms");
 
 		printf("\n%zu. channel ", i + 1);
-		put_clean(stdout, channel ? channel : "?");
+		out_put_clean(stdout, channel ? channel : "?");
 		if (driver) {
 			fputs(" (", stdout);
-			put_clean(stdout, driver);
+			out_put_clean(stdout, driver);
 			fputc(')', stdout);
 		}
 		if (json_is_object(sms)) {
@@ -874,11 +793,11 @@ static void print_preview(const json_t *messages)
 			enc = out_value(json_object_get(sms, "encoding"), "?");
 			units = out_value(json_object_get(sms, "units"), "?");
 			fputs(", SMS: ", stdout);
-			put_clean(stdout, seg);
+			out_put_clean(stdout, seg);
 			fputs(" segment(s), ", stdout);
-			put_clean(stdout, enc);
+			out_put_clean(stdout, enc);
 			fputs(", ", stdout);
-			put_clean(stdout, units);
+			out_put_clean(stdout, units);
 			fputs(" characters", stdout);
 		}
 		fputs(":\n", stdout);
@@ -958,9 +877,9 @@ static int preview(struct cli *c, const struct cli_args *a, const char *text,
 		fflush(stdout);
 		fprintf(stderr, "loaxa: warning: the SMS text needs %"
 			JSON_INTEGER_FORMAT " segments (", max);
-		put_clean(stderr, enc);
+		out_put_clean(stderr, enc);
 		fputs(", ", stderr);
-		put_clean(stderr, units);
+		out_put_clean(stderr, units);
 		fprintf(stderr, " characters): each household is charged %"
 			JSON_INTEGER_FORMAT " messages\n", max);
 		if (!only && !cli_args_get(a, OPT_YES))
@@ -995,7 +914,7 @@ static int print_created(struct cli *c, const json_t *b, long status)
 		fputs("created ", stdout);
 		if (streq(prio, "urgent"))
 			fputs("urgent ", stdout);
-		put_clean(stdout, kind);
+		out_put_clean(stdout, kind);
 		printf(" %" JSON_INTEGER_FORMAT "\n", json_integer_value(id));
 	}
 	/* The create answer may leave out the waves: ask for them. */
@@ -1095,19 +1014,20 @@ int cmd_invite(struct cli *c, const struct cli_args *a)
 	if (!body)
 		return oom();
 	r = set_priority(a, body);
-	r = r ? r : set_string(c, body, "title", cli_args_get(a, OPT_TITLE),
-			       "--title");
-	r = r ? r : set_string(c, body, "starts_at", cli_args_get(a, OPT_AT),
-			       "--at");
-	r = r ? r : set_string(c, body, "place", cli_args_get(a, OPT_PLACE),
-			       "--place");
-	r = r ? r : set_string(c, body, "agenda",
-			       cli_args_get(a, OPT_AGENDA), "--agenda");
+	r = r ? r : cli_set_string(c, body, "title",
+				   cli_args_get(a, OPT_TITLE), "--title");
+	r = r ? r : cli_set_string(c, body, "starts_at",
+				   cli_args_get(a, OPT_AT), "--at");
+	r = r ? r : cli_set_string(c, body, "place",
+				   cli_args_get(a, OPT_PLACE), "--place");
+	r = r ? r : cli_set_string(c, body, "agenda",
+				   cli_args_get(a, OPT_AGENDA), "--agenda");
 	r = r ? r : set_groups(c, a, body);
 	if (!r && cli_args_count(a, OPT_REMIND) > 0)
-		r = set_list(c, a, body, "reminders", OPT_REMIND, "--remind");
-	r = r ? r : set_string(c, body, "send_at",
-			       cli_args_get(a, OPT_SEND_AT), "--send-at");
+		r = cli_set_list(c, a, body, "reminders", OPT_REMIND,
+				 "--remind");
+	r = r ? r : cli_set_string(c, body, "send_at",
+				   cli_args_get(a, OPT_SEND_AT), "--send-at");
 	if (r)
 		return r;
 	return broadcast_send(c, a, body);
@@ -1132,18 +1052,18 @@ int cmd_notify(struct cli *c, const struct cli_args *a)
 	if (!body)
 		return oom();
 	r = set_priority(a, body);
-	r = r ? r : set_string(c, body, "title", cli_args_get(a, OPT_TITLE),
-			       "--title");
+	r = r ? r : cli_set_string(c, body, "title",
+				   cli_args_get(a, OPT_TITLE), "--title");
 	r = r ? r : set_groups(c, a, body);
-	r = r ? r : set_string(c, body, "send_at",
-			       cli_args_get(a, OPT_SEND_AT), "--send-at");
-	r = r ? r : set_string(c, body, "expires_at",
-			       cli_args_get(a, OPT_EXPIRES), "--expires");
+	r = r ? r : cli_set_string(c, body, "send_at",
+				   cli_args_get(a, OPT_SEND_AT), "--send-at");
+	r = r ? r : cli_set_string(c, body, "expires_at",
+				   cli_args_get(a, OPT_EXPIRES), "--expires");
 	if (!r && path) {
 		r = read_body_file(path, &file);
 		text = sbuf_str(&file);
 	}
-	r = r ? r : set_string(c, body, "body", text, "--body");
+	r = r ? r : cli_set_string(c, body, "body", text, "--body");
 	if (r)
 		return r;
 	return broadcast_send(c, a, body);
@@ -1197,71 +1117,23 @@ static int print_broadcasts(const json_t *list)
 
 int cmd_broadcasts(struct cli *c, const struct cli_args *a)
 {
-	_cleanup_json_ json_t *all = NULL;
+	_cleanup_sbuf_ struct sbuf path = SBUF_INIT(64 * 1024);
 	const char *state = cli_args_get(a, OPT_STATE);
-	int64_t limit, before = 0;
+	int64_t limit;
 	int r;
 
-	r = parse_limit(c, a, BROADCAST_PAGE, &limit);
+	r = cli_parse_limit(c, a, BROADCAST_PAGE, &limit);
 	if (r)
 		return r;
-	all = json_array();
-	if (!all)
+	if (sbuf_printf(&path, "/v1/broadcasts?limit=%" PRId64,
+			limit ? limit : BROADCAST_PAGE) < 0)
 		return oom();
-	for (;;) {
-		_cleanup_sbuf_ struct sbuf path = SBUF_INIT(64 * 1024);
-		_cleanup_json_ json_t *root = NULL;
-		const json_t *list, *next;
-		char num[32];
-
-		if (sbuf_printf(&path, "/v1/broadcasts?limit=%" PRId64,
-				limit ? limit : BROADCAST_PAGE) < 0)
-			return oom();
-		r = state ? client_query_add(c, &path, "state", state) : 0;
-		if (!r && before > 0) {
-			snprintf(num, sizeof(num), "%" PRId64, before);
-			r = client_query_add(c, &path, "before", num);
-		}
-		if (r)
-			return r;
-		r = client_call(c, "GET", sbuf_str(&path), NULL, &root);
-		if (r)
-			return r;
-		list = json_object_get(root, "broadcasts");
-		if (!json_is_array(list))
-			return client_unexpected(200,
-						 "no \"broadcasts\" list");
-		next = json_object_get(root, "next_before");
-		if (limit) {
-			if (c->json)
-				return cli_print_json(root);
-			r = print_broadcasts(list);
-			if (r == 0 && json_is_integer(next))
-				fprintf(stderr, "(more broadcasts: raise "
-						"--limit, or leave it out to "
-						"list all)\n");
-			return r;
-		}
-		if (json_array_extend(all, (json_t *)list) < 0)
-			return oom();
-		if (!next || json_is_null(next))
-			break;
-		/* Newest first: the cursor must go down, or we would loop. */
-		if (!json_is_integer(next) || json_integer_value(next) <= 0 ||
-		    (before > 0 && json_integer_value(next) >= before))
-			return client_unexpected(200, "\"next_before\" does "
-						 "not move back");
-		before = json_integer_value(next);
-	}
-	if (c->json) {
-		_cleanup_json_ json_t *out = json_pack("{s:O}", "broadcasts",
-						       all);
-
-		if (!out)
-			return oom();
-		return cli_print_json(out);
-	}
-	return print_broadcasts(all);
+	r = state ? client_query_add(c, &path, "state", state) : 0;
+	if (r)
+		return r;
+	/* Newest first: the cursor goes down. */
+	return client_show_list(c, sbuf_str(&path), "broadcasts",
+				CLIENT_BEFORE_ID, limit > 0, print_broadcasts);
 }
 
 /* ---- one broadcast ---- */
@@ -1269,15 +1141,7 @@ int cmd_broadcasts(struct cli *c, const struct cli_args *a)
 static int broadcast_path(const struct cli *c, const char *arg,
 			  const char *suffix, struct sbuf *path)
 {
-	int64_t id = 0;
-	int r;
-
-	r = broadcast_parse_id(c, arg, &id);
-	if (r)
-		return r;
-	if (sbuf_printf(path, "/v1/broadcasts/%" PRId64 "%s", id, suffix) < 0)
-		return oom();
-	return 0;
+	return client_id_path(c, arg, "broadcast", suffix, path);
 }
 
 int cmd_broadcast_show(struct cli *c, const struct cli_args *a)
@@ -1320,9 +1184,9 @@ static int steer(struct cli *c, const struct cli_args *a, const char *verb)
 	if (!id || !state)
 		return oom();
 	fputs("broadcast ", stdout);
-	put_clean(stdout, id);
+	out_put_clean(stdout, id);
 	fputs(" is now ", stdout);
-	put_clean(stdout, state);
+	out_put_clean(stdout, state);
 	fputc('\n', stdout);
 	if (streq(verb, "cancel"))
 		printf("(deliveries already being sent finish; the queued "
@@ -1371,9 +1235,9 @@ int cmd_broadcast_retry(struct cli *c, const struct cli_args *a)
 	printf("requeued %" JSON_INTEGER_FORMAT " deliver%s of broadcast ",
 	       json_integer_value(n),
 	       json_integer_value(n) == 1 ? "y" : "ies");
-	put_clean(stdout, a->pos[0]);
+	out_put_clean(stdout, a->pos[0]);
 	fputs(" (now ", stdout);
-	put_clean(stdout, state);
+	out_put_clean(stdout, state);
 	fputs(")\n", stdout);
 	return CLI_EXIT_OK;
 }
@@ -1469,18 +1333,17 @@ static int print_deliveries(const json_t *list)
 static int print_pruned(const char *id)
 {
 	fputs("Broadcast ", stderr);
-	put_clean(stderr, id);
+	out_put_clean(stderr, id);
 	fputs(" has no deliveries to list: retention ([daemon] retention) "
 	      "removed them; its counts are kept (loaxa show ", stderr);
-	put_clean(stderr, id);
+	out_put_clean(stderr, id);
 	fputs(").\n", stderr);
 	return CLI_EXIT_OK;
 }
 
-int cmd_deliveries(struct cli *c, const struct cli_args *a)
+int broadcast_deliveries_path(struct cli *c, const struct cli_args *a,
+			      int64_t id, int64_t limit, struct sbuf *path)
 {
-	_cleanup_sbuf_ struct sbuf base = SBUF_INIT(64 * 1024);
-	_cleanup_json_ json_t *all = NULL;
 	static const struct {
 		enum cli_opt opt;
 		const char *key;
@@ -1489,71 +1352,59 @@ int cmd_deliveries(struct cli *c, const struct cli_args *a)
 		{ OPT_GROUP, "group" },
 		{ OPT_CHANNEL, "channel" },
 	};
-	int64_t limit, after = 0;
-	bool pruned = false;
 	size_t i;
+	int r = 0;
+
+	if (sbuf_printf(path, "/v1/broadcasts/%" PRId64
+			"/deliveries?limit=%" PRId64, id, limit) < 0)
+		return oom();
+	for (i = 0; i < ARRAY_SIZE(filters) && !r; i++) {
+		const char *v = cli_args_get(a, filters[i].opt);
+
+		if (v)
+			r = client_query_add(c, path, filters[i].key, v);
+	}
+	return r;
+}
+
+int cmd_deliveries(struct cli *c, const struct cli_args *a)
+{
+	_cleanup_sbuf_ struct sbuf path = SBUF_INIT(64 * 1024);
+	_cleanup_json_ json_t *all = NULL, *last = NULL;
+	int64_t id, limit;
+	bool pruned, more = false;
 	int r;
 
-	r = broadcast_path(c, a->pos[0], "/deliveries", &base);
+	r = broadcast_parse_id(c, a->pos[0], &id);
 	if (r)
 		return r;
-	r = parse_limit(c, a, DELIVERY_PAGE, &limit);
+	r = cli_parse_limit(c, a, DELIVERY_PAGE, &limit);
 	if (r)
 		return r;
-	all = json_array();
-	if (!all)
-		return oom();
-	for (;;) {
-		_cleanup_sbuf_ struct sbuf path = SBUF_INIT(64 * 1024);
-		_cleanup_json_ json_t *root = NULL;
-		const json_t *list, *next;
-		char num[32];
-
-		if (sbuf_printf(&path, "%s?limit=%" PRId64, sbuf_str(&base),
-				limit ? limit : DELIVERY_PAGE) < 0)
-			return oom();
-		for (i = 0, r = 0; i < ARRAY_SIZE(filters) && !r; i++) {
-			const char *v = cli_args_get(a, filters[i].opt);
-
-			if (v)
-				r = client_query_add(c, &path, filters[i].key,
-						     v);
-		}
-		if (!r && after > 0) {
-			snprintf(num, sizeof(num), "%" PRId64, after);
-			r = client_query_add(c, &path, "after", num);
-		}
-		if (r)
-			return r;
-		r = client_call(c, "GET", sbuf_str(&path), NULL, &root);
-		if (r)
-			return r;
-		list = json_object_get(root, "deliveries");
-		if (!json_is_array(list))
-			return client_unexpected(200,
-						 "no \"deliveries\" list");
-		next = json_object_get(root, "next_after");
-		pruned = json_is_true(json_object_get(root, "pruned"));
-		if (pruned && !c->json && json_array_size(list) == 0)
-			return print_pruned(a->pos[0]);
-		if (limit) {
-			if (c->json)
-				return cli_print_json(root);
-			r = print_deliveries(list);
-			if (r == 0 && json_is_integer(next))
-				fprintf(stderr, "(more deliveries: raise "
-						"--limit, or leave it out to "
-						"list all)\n");
-			return r;
-		}
-		if (json_array_extend(all, (json_t *)list) < 0)
-			return oom();
-		if (!next || json_is_null(next))
-			break;
-		if (!json_is_integer(next) || json_integer_value(next) <= after)
-			return client_unexpected(200, "\"next_after\" does "
-						 "not move forward");
-		after = json_integer_value(next);
+	r = broadcast_deliveries_path(c, a, id, limit ? limit : DELIVERY_PAGE,
+				      &path);
+	if (r)
+		return r;
+	if (limit)
+		r = client_get_page(c, sbuf_str(&path), "deliveries",
+				    CLIENT_AFTER_ID, &last, &more);
+	else
+		r = client_get_all(c, sbuf_str(&path), "deliveries",
+				   CLIENT_AFTER_ID, &all, &last);
+	if (r)
+		return r;
+	/* A pruned broadcast answers one empty page. */
+	pruned = json_is_true(json_object_get(last, "pruned"));
+	if (pruned && !c->json &&
+	    json_array_size(json_object_get(last, "deliveries")) == 0)
+		return print_pruned(a->pos[0]);
+	if (limit) {
+		if (c->json)
+			return cli_print_json(last);
+		r = print_deliveries(json_object_get(last, "deliveries"));
+		if (r == 0 && more)
+			client_more_hint("deliveries");
+		return r;
 	}
 	if (c->json) {
 		_cleanup_json_ json_t *out = json_pack("{s:O}", "deliveries",

@@ -6,7 +6,6 @@
  * first), `replies` with a reply id (oldest first). In --json mode the
  * whole list comes out as one object, like the other lists.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -18,25 +17,6 @@
 static int oom(void)
 {
 	return cli_fail(CLI_EXIT_ERROR, "out of memory");
-}
-
-static int parse_limit(const struct cli *c, const struct cli_args *a,
-		       int64_t *ret)
-{
-	const char *arg = cli_args_get(a, OPT_LIMIT);
-	int64_t v = 0;
-	const char *p;
-
-	*ret = 0;
-	if (!arg)
-		return 0;
-	for (p = arg; *p >= '0' && *p <= '9' && v <= PAGE_SIZE; p++)
-		v = v * 10 + (*p - '0');
-	if (p == arg || *p || v < 1 || v > PAGE_SIZE)
-		return cli_usage(c, "--limit must be a number from 1 to %d "
-				 "(got '%s')", PAGE_SIZE, arg);
-	*ret = v;
-	return 0;
 }
 
 static const char *jstr(const json_t *o, const char *key)
@@ -158,72 +138,46 @@ static int print_history(const json_t *household, const json_t *list)
 
 int cmd_history(struct cli *c, const struct cli_args *a)
 {
-	_cleanup_json_ json_t *all = NULL, *household = NULL;
-	_cleanup_free_ char *after = NULL;
-	int64_t id, limit, hh_id = 0;
+	_cleanup_sbuf_ struct sbuf path = SBUF_INIT(64 * 1024);
+	_cleanup_json_ json_t *all = NULL, *last = NULL;
+	const json_t *household;
+	bool more = false;
+	int64_t id, limit;
 	int r;
 
 	r = cli_parse_id(c, a->pos[0], &id);
 	if (r)
 		return r;
-	r = parse_limit(c, a, &limit);
+	r = cli_parse_limit(c, a, PAGE_SIZE, &limit);
 	if (r)
 		return r;
-	all = json_array();
-	if (!all)
+	if (sbuf_printf(&path, "/v1/households/%" PRId64
+			"/history?limit=%" PRId64, id,
+			limit ? limit : PAGE_SIZE) < 0)
 		return oom();
-	for (;;) {
-		_cleanup_sbuf_ struct sbuf path = SBUF_INIT(64 * 1024);
-		_cleanup_json_ json_t *root = NULL;
-		const json_t *list, *next;
-
-		if (sbuf_printf(&path, "/v1/households/%" PRId64
-				"/history?limit=%" PRId64, id,
-				limit ? limit : PAGE_SIZE) < 0)
-			return oom();
-		r = after ? client_query_add(c, &path, "after", after) : 0;
-		if (r)
-			return r;
-		r = client_call(c, "GET", sbuf_str(&path), NULL, &root);
-		if (r)
-			return r;
-		list = json_object_get(root, "entries");
-		if (!json_is_array(list))
-			return client_unexpected(200, "no \"entries\" list");
-		next = json_object_get(root, "next_after");
-		if (limit) {
-			if (c->json)
-				return cli_print_json(root);
-			r = print_history(json_object_get(root, "household"),
-					  list);
-			if (r == 0 && json_is_string(next))
-				fprintf(stderr, "(more entries: raise --limit, "
-						"or leave it out to list "
-						"all)\n");
-			return r;
-		}
-		if (!household) {
-			household = json_incref(json_object_get(root,
-								"household"));
-			hh_id = json_integer_value(json_object_get(
-				root, "household_id"));
-		}
-		if (json_array_extend(all, (json_t *)list) < 0)
-			return oom();
-		if (!next || json_is_null(next))
-			break;
-		if (!json_is_string(next) || (after &&
-		    strcmp(after, json_string_value(next)) == 0))
-			return client_unexpected(200, "\"next_after\" does "
-						 "not move on");
-		free(after);
-		after = strdup(json_string_value(next));
-		if (!after)
-			return oom();
+	/* Newest first, by an opaque text key. */
+	if (limit)
+		r = client_get_page(c, sbuf_str(&path), "entries",
+				    CLIENT_AFTER_KEY, &last, &more);
+	else
+		r = client_get_all(c, sbuf_str(&path), "entries",
+				   CLIENT_AFTER_KEY, &all, &last);
+	if (r)
+		return r;
+	household = json_object_get(last, "household");
+	if (limit) {
+		if (c->json)
+			return cli_print_json(last);
+		r = print_history(household, json_object_get(last, "entries"));
+		if (r == 0 && more)
+			client_more_hint("entries");
+		return r;
 	}
 	if (c->json) {
 		_cleanup_json_ json_t *out = json_pack(
-			"{s:I,s:O,s:O}", "household_id", (json_int_t)hh_id,
+			"{s:I,s:O,s:O}", "household_id",
+			json_integer_value(json_object_get(last,
+							   "household_id")),
 			"household", household ? household : json_null(),
 			"entries", all);
 
@@ -292,11 +246,11 @@ static int print_replies(const json_t *list)
 
 int cmd_replies(struct cli *c, const struct cli_args *a)
 {
-	_cleanup_json_ json_t *all = NULL;
+	_cleanup_sbuf_ struct sbuf path = SBUF_INIT(64 * 1024);
 	const char *bcast = cli_args_get(a, OPT_BROADCAST);
 	const char *rsvp = cli_args_get(a, OPT_RSVP);
 	const char *group = cli_args_get(a, OPT_GROUP);
-	int64_t limit, after = 0, bid;
+	int64_t limit, bid;
 	int r;
 
 	if (bcast) {
@@ -308,66 +262,21 @@ int cmd_replies(struct cli *c, const struct cli_args *a)
 	    strcmp(rsvp, "none") != 0)
 		return cli_usage(c, "--rsvp must be yes, no or none (got "
 				 "'%s')", rsvp);
-	r = parse_limit(c, a, &limit);
+	r = cli_parse_limit(c, a, PAGE_SIZE, &limit);
 	if (r)
 		return r;
-	all = json_array();
-	if (!all)
+	if (sbuf_printf(&path, "/v1/replies?limit=%" PRId64,
+			limit ? limit : PAGE_SIZE) < 0)
 		return oom();
-	for (;;) {
-		_cleanup_sbuf_ struct sbuf path = SBUF_INIT(64 * 1024);
-		_cleanup_json_ json_t *root = NULL;
-		const json_t *list, *next;
-		char num[32];
-
-		if (sbuf_printf(&path, "/v1/replies?limit=%" PRId64,
-				limit ? limit : PAGE_SIZE) < 0)
-			return oom();
-		r = 0;
-		if (bcast)
-			r = client_query_add(c, &path, "broadcast", bcast);
-		if (!r && group)
-			r = client_query_add(c, &path, "group", group);
-		if (!r && rsvp)
-			r = client_query_add(c, &path, "rsvp", rsvp);
-		if (!r && after > 0) {
-			snprintf(num, sizeof(num), "%" PRId64, after);
-			r = client_query_add(c, &path, "after", num);
-		}
-		if (r)
-			return r;
-		r = client_call(c, "GET", sbuf_str(&path), NULL, &root);
-		if (r)
-			return r;
-		list = json_object_get(root, "replies");
-		if (!json_is_array(list))
-			return client_unexpected(200, "no \"replies\" list");
-		next = json_object_get(root, "next_after");
-		if (limit) {
-			if (c->json)
-				return cli_print_json(root);
-			r = print_replies(list);
-			if (r == 0 && json_is_integer(next))
-				fprintf(stderr, "(more replies: raise --limit, "
-						"or leave it out to list "
-						"all)\n");
-			return r;
-		}
-		if (json_array_extend(all, (json_t *)list) < 0)
-			return oom();
-		if (!next || json_is_null(next))
-			break;
-		if (!json_is_integer(next) || json_integer_value(next) <= after)
-			return client_unexpected(200, "\"next_after\" does "
-						 "not move forward");
-		after = json_integer_value(next);
-	}
-	if (c->json) {
-		_cleanup_json_ json_t *out = json_pack("{s:O}", "replies", all);
-
-		if (!out)
-			return oom();
-		return cli_print_json(out);
-	}
-	return print_replies(all);
+	r = 0;
+	if (bcast)
+		r = client_query_add(c, &path, "broadcast", bcast);
+	if (!r && group)
+		r = client_query_add(c, &path, "group", group);
+	if (!r && rsvp)
+		r = client_query_add(c, &path, "rsvp", rsvp);
+	if (r)
+		return r;
+	return client_show_list(c, sbuf_str(&path), "replies",
+				CLIENT_AFTER_ID, limit > 0, print_replies);
 }

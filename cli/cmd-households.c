@@ -6,7 +6,6 @@
  * {"households":[...]}; with --limit it sends one request and prints the
  * answer as it came.
  */
-#include <errno.h>
 #include <inttypes.h>
 
 #include "cli.h"
@@ -16,13 +15,6 @@
 static int oom(void)
 {
 	return cli_fail(CLI_EXIT_ERROR, "out of memory");
-}
-
-static void put_clean(const char *s)
-{
-	_cleanup_free_ char *clean = out_clean(s);
-
-	fputs(clean ? clean : "?", stdout);
 }
 
 /* ---- printing ---- */
@@ -132,11 +124,10 @@ static int print_households(const json_t *list)
 /* ---- households ---- */
 
 static int list_path(struct cli *c, const struct cli_args *a, int64_t limit,
-		     int64_t after, struct sbuf *path)
+		     struct sbuf *path)
 {
 	const char *group = cli_args_get(a, OPT_GROUP);
 	const char *q = cli_args_get(a, OPT_SEARCH);
-	char num[32];
 	int r = 0;
 
 	if (sbuf_printf(path, "/v1/households?limit=%" PRId64, limit) < 0)
@@ -149,86 +140,26 @@ static int list_path(struct cli *c, const struct cli_args *a, int64_t limit,
 		r = client_query_add(c, path, "opted_out", "1");
 	if (!r && cli_args_get(a, OPT_ACTIVE))
 		r = client_query_add(c, path, "opted_out", "0");
-	if (!r && after > 0) {
-		snprintf(num, sizeof(num), "%" PRId64, after);
-		r = client_query_add(c, path, "after", num);
-	}
 	return r;
 }
 
 int cmd_households(struct cli *c, const struct cli_args *a)
 {
-	_cleanup_json_ json_t *all = NULL;
-	const char *limit_arg = cli_args_get(a, OPT_LIMIT);
-	int64_t limit = 0, after = 0;
+	_cleanup_sbuf_ struct sbuf path = SBUF_INIT(64 * 1024);
+	int64_t limit;
 	int r;
 
 	if (cli_args_get(a, OPT_OPTED_OUT) && cli_args_get(a, OPT_ACTIVE))
 		return cli_usage(c, "--opted-out and --active exclude each "
 				 "other");
-	if (limit_arg) {
-		char *end = NULL;
-		long long v;
-
-		errno = 0;
-		v = strtoll(limit_arg, &end, 10);
-		if (limit_arg[0] < '0' || limit_arg[0] > '9' || errno ||
-		    *end || v < 1 || v > PAGE_SIZE)
-			return cli_usage(c, "--limit must be a number from 1 "
-					 "to %d (got '%s')", PAGE_SIZE,
-					 limit_arg);
-		limit = v;
-	}
-
-	all = json_array();
-	if (!all)
-		return oom();
-	for (;;) {
-		_cleanup_sbuf_ struct sbuf path = SBUF_INIT(64 * 1024);
-		_cleanup_json_ json_t *root = NULL;
-		const json_t *list, *next;
-
-		r = list_path(c, a, limit ? limit : PAGE_SIZE, after, &path);
-		if (r)
-			return r;
-		r = client_call(c, "GET", sbuf_str(&path), NULL, &root);
-		if (r)
-			return r;
-		list = json_object_get(root, "households");
-		if (!json_is_array(list))
-			return client_unexpected(200,
-						 "no \"households\" list");
-		next = json_object_get(root, "next_after");
-		if (limit) {
-			/* One page, as the API gave it. */
-			if (c->json)
-				return cli_print_json(root);
-			r = print_households(list);
-			if (r == 0 && json_is_integer(next))
-				fprintf(stderr, "(more households: raise "
-						"--limit, or leave it out to "
-						"list all)\n");
-			return r;
-		}
-		if (json_array_extend(all, (json_t *)list) < 0)
-			return oom();
-		if (!next || json_is_null(next))
-			break;
-		/* Keyset paging must move forward, or we would loop. */
-		if (!json_is_integer(next) || json_integer_value(next) <= after)
-			return client_unexpected(200, "\"next_after\" does "
-						 "not move forward");
-		after = json_integer_value(next);
-	}
-
-	if (c->json) {
-		_cleanup_json_ json_t *out = json_pack("{s:O}", "households",
-						       all);
-		if (!out)
-			return oom();
-		return cli_print_json(out);
-	}
-	return print_households(all);
+	r = cli_parse_limit(c, a, PAGE_SIZE, &limit);
+	if (r)
+		return r;
+	r = list_path(c, a, limit ? limit : PAGE_SIZE, &path);
+	if (r)
+		return r;
+	return client_show_list(c, sbuf_str(&path), "households",
+				CLIENT_AFTER_ID, limit > 0, print_households);
 }
 
 /* ---- one household ---- */
@@ -236,15 +167,7 @@ int cmd_households(struct cli *c, const struct cli_args *a)
 static int household_path(struct cli *c, const char *id_arg,
 			  const char *suffix, struct sbuf *path)
 {
-	int64_t id;
-	int r;
-
-	r = cli_parse_id(c, id_arg, &id);
-	if (r)
-		return r;
-	if (sbuf_printf(path, "/v1/households/%" PRId64 "%s", id, suffix) < 0)
-		return oom();
-	return 0;
+	return client_id_path(c, id_arg, "household", suffix, path);
 }
 
 int cmd_household_show(struct cli *c, const struct cli_args *a)
@@ -264,23 +187,6 @@ int cmd_household_show(struct cli *c, const struct cli_args *a)
 	return print_household(root);
 }
 
-/* Set body[key] to the option's value (which must be UTF-8). */
-static int set_string(const struct cli *c, json_t *body, const char *key,
-		      const char *value, const char *option)
-{
-	json_t *s;
-
-	if (!value)
-		return 0;
-	s = json_string(value);
-	if (!s)
-		return cli_usage(c, "the value of %s is not valid UTF-8",
-				 option);
-	if (json_object_set_new(body, key, s) < 0)
-		return oom();
-	return 0;
-}
-
 /* The fields shared by add and edit, from the options. */
 static int household_body(const struct cli *c, const struct cli_args *a,
 			  json_t *body)
@@ -296,35 +202,19 @@ static int household_body(const struct cli *c, const struct cli_args *a,
 		{ OPT_PSID, "messenger_psid", "--psid" },
 		{ OPT_NOTE, "note", "--note" },
 	};
-	json_t *phones;
 	size_t i;
 	int r;
 
 	for (i = 0; i < ARRAY_SIZE(fields); i++) {
-		r = set_string(c, body, fields[i].key,
-			       cli_args_get(a, fields[i].opt),
-			       fields[i].option);
+		r = cli_set_string(c, body, fields[i].key,
+				   cli_args_get(a, fields[i].opt),
+				   fields[i].option);
 		if (r)
 			return r;
 	}
 	if (cli_args_count(a, OPT_PHONE) == 0)
 		return 0;
-	phones = json_array();
-	if (!phones || json_object_set_new(body, "phones", phones) < 0)
-		return oom();
-	for (i = 0; i < a->nopts; i++) {
-		json_t *s;
-
-		if (a->opts[i].id != OPT_PHONE)
-			continue;
-		s = json_string(a->opts[i].value);
-		if (!s)
-			return cli_usage(c, "the value of --phone is not "
-					 "valid UTF-8");
-		if (json_array_append_new(phones, s) < 0)
-			return oom();
-	}
-	return 0;
+	return cli_set_list(c, a, body, "phones", OPT_PHONE, "--phone");
 }
 
 int cmd_household_add(struct cli *c, const struct cli_args *a)
@@ -456,9 +346,9 @@ static int opt(struct cli *c, const struct cli_args *a, bool out)
 	if (!id || !name)
 		return oom();
 	fputs("household ", stdout);
-	put_clean(id);
+	out_put_clean(stdout, id);
 	fputs(" (", stdout);
-	put_clean(name);
+	out_put_clean(stdout, name);
 	fputs(out ? ") opted out: it gets no more messages\n"
 		  : ") opted in: it gets messages again\n", stdout);
 	return CLI_EXIT_OK;

@@ -415,63 +415,6 @@ static char *reason_text(const json_t *d, bool with_code)
 
 /* ---- fetching ---- */
 
-static int fetch_deliveries(struct cli *c, const struct cli_args *a,
-			    int64_t id, json_t *all)
-{
-	static const struct {
-		enum cli_opt opt;
-		const char *key;
-	} filters[] = {
-		{ OPT_STATUS, "status" },
-		{ OPT_GROUP, "group" },
-		{ OPT_CHANNEL, "channel" },
-	};
-	int64_t after = 0;
-	size_t i;
-	int r;
-
-	for (;;) {
-		_cleanup_sbuf_ struct sbuf path = SBUF_INIT(64 * 1024);
-		_cleanup_json_ json_t *root = NULL;
-		const json_t *list, *next;
-		char num[32];
-
-		if (sbuf_printf(&path, "/v1/broadcasts/%" PRId64
-				"/deliveries?limit=%d", id,
-				DELIVERY_PAGE) < 0)
-			return oom();
-		for (i = 0, r = 0; i < ARRAY_SIZE(filters) && !r; i++) {
-			const char *v = cli_args_get(a, filters[i].opt);
-
-			if (v)
-				r = client_query_add(c, &path, filters[i].key,
-						     v);
-		}
-		if (!r && after > 0) {
-			snprintf(num, sizeof(num), "%" PRId64, after);
-			r = client_query_add(c, &path, "after", num);
-		}
-		if (r)
-			return r;
-		r = client_call(c, "GET", sbuf_str(&path), NULL, &root);
-		if (r)
-			return r;
-		list = json_object_get(root, "deliveries");
-		if (!json_is_array(list))
-			return client_unexpected(200,
-						 "no \"deliveries\" list");
-		if (json_array_extend(all, (json_t *)list) < 0)
-			return oom();
-		next = json_object_get(root, "next_after");
-		if (!next || json_is_null(next))
-			return 0;
-		if (!json_is_integer(next) || json_integer_value(next) <= after)
-			return client_unexpected(200, "\"next_after\" does "
-						 "not move forward");
-		after = json_integer_value(next);
-	}
-}
-
 /* The groups' display names by code; an empty object when loaxad cannot
  * say (the headings then show the codes). */
 static json_t *fetch_group_names(struct cli *c)
@@ -637,13 +580,6 @@ static const char *group_name(const json_t *names, const char *code)
 	return n && n[0] ? n : NULL;
 }
 
-static void put_clean(FILE *f, const char *s)
-{
-	_cleanup_free_ char *clean = out_clean(s ? s : "");
-
-	fputs(clean ? clean : "?", f);
-}
-
 /* Rows [from, to) of one group as a table. */
 static int print_group_table(const struct rows *rows, size_t from, size_t to,
 			     bool not_reached, bool waves)
@@ -721,7 +657,7 @@ static int print_tables(const struct rows *rows, const json_t *names,
 		waves = rows->v[i].wave != rows->v[0].wave;
 	if (not_reached && rows->n == 0) {
 		fputs("Danh sách hộ chưa nhận được tin " DASH " ", stdout);
-		put_clean(stdout, title);
+		out_put_clean(stdout, title);
 		fputs("\nKhông có hộ nào: tất cả các hộ đã nhận được tin.\n",
 		      stdout);
 	} else if (rows->n == 0) {
@@ -739,17 +675,17 @@ static int print_tables(const struct rows *rows, const json_t *names,
 		if (not_reached) {
 			fputs("Danh sách hộ chưa nhận được tin " DASH " ",
 			      stdout);
-			put_clean(stdout, title);
+			out_put_clean(stdout, title);
 			fputc('\n', stdout);
-			put_clean(stdout, name ? name : code[0] ? code
-					  : "(không có nhóm)");
+			out_put_clean(stdout, name ? name : code[0] ? code
+					      : "(không có nhóm)");
 			printf(": %zu hộ\n\n", i - from);
 		} else {
-			put_clean(stdout, name ? name : code[0] ? code
-					  : "(no group)");
+			out_put_clean(stdout, name ? name : code[0] ? code
+					      : "(no group)");
 			if (name && !streq(name, code)) {
 				fputs(" (", stdout);
-				put_clean(stdout, code);
+				out_put_clean(stdout, code);
 				fputc(')', stdout);
 			}
 			printf(": %zu deliver%s\n", i - from,
@@ -771,6 +707,7 @@ int cmd_report(struct cli *c, const struct cli_args *a)
 {
 	_cleanup_json_ json_t *b = NULL, *all = NULL, *names = NULL;
 	_cleanup_rows_ struct rows rows = { 0 };
+	_cleanup_sbuf_ struct sbuf dpath = SBUF_INIT(64 * 1024);
 	_cleanup_free_ char *title = NULL;
 	bool not_reached = cli_args_get(a, OPT_NOT_REACHED);
 	bool csv = cli_args_get(a, OPT_CSV);
@@ -793,10 +730,13 @@ int cmd_report(struct cli *c, const struct cli_args *a)
 	if (r)
 		return r;
 	title = out_value(json_object_get(b, "title"), "");
-	all = json_array();
-	if (!title || !all)
+	if (!title)
 		return oom();
-	r = fetch_deliveries(c, a, id, all);
+	r = broadcast_deliveries_path(c, a, id, DELIVERY_PAGE, &dpath);
+	if (r)
+		return r;
+	r = client_get_all(c, sbuf_str(&dpath), "deliveries",
+			   CLIENT_AFTER_ID, &all, NULL);
 	if (r)
 		return r;
 	names = c->json || csv ? json_object() : fetch_group_names(c);

@@ -26,18 +26,10 @@
 #include "cli.h"
 
 #define PASSWORD_MAX 4096         /* bytes read; loaxad takes <= 1024 */
-#define AUDIT_MAX_PAGES 100000    /* --all: a bound on a looping server */
 
 static int oom(void)
 {
 	return cli_fail(CLI_EXIT_ERROR, "out of memory");
-}
-
-static void put_clean(FILE *f, const char *s)
-{
-	_cleanup_free_ char *clean = out_clean(s);
-
-	fputs(clean ? clean : "?", f);
 }
 
 static const char *member(const json_t *o, const char *key,
@@ -271,23 +263,6 @@ static int role_check(const struct cli *c, const char *role)
 			 "manager", role);
 }
 
-/* A positive decimal number. */
-static bool parse_u64(const char *s, uint64_t max, uint64_t *ret)
-{
-	uint64_t v = 0;
-	const char *p;
-
-	for (p = s; *p >= '0' && *p <= '9'; p++) {
-		if (v > (max - (uint64_t)(*p - '0')) / 10)
-			return false;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
-	if (p == s || *p)
-		return false;
-	*ret = v;
-	return true;
-}
-
 /* "/v1/users/<name>" */
 static int user_path(struct cli *c, struct sbuf *path, const char *name)
 {
@@ -342,7 +317,7 @@ static int set_unix_uid(const struct cli *c, const struct cli_args *a,
 					 login);
 		j = json_integer((json_int_t)pw->pw_uid);
 	} else if (uid) {
-		if (!parse_u64(uid, UINT32_MAX - 1, &v))
+		if (!cli_parse_u64(uid, UINT32_MAX - 1, &v))
 			return cli_usage(c, "invalid --uid '%s' (expected a "
 					 "number, as shown by 'id -u LOGIN')",
 					 uid);
@@ -512,16 +487,14 @@ int cmd_user_list(struct cli *c, _unused_ const struct cli_args *a)
 	};
 	_cleanup_json_ json_t *root = NULL;
 	_cleanup_table_ struct out_table *t = NULL;
-	const json_t *users, *u;
+	json_t *users;
+	const json_t *u;
 	size_t i;
 	int r;
 
-	r = client_call(c, "GET", "/v1/users", NULL, &root);
+	r = client_get_list(c, "/v1/users", "users", &root, &users);
 	if (r)
 		return r;
-	users = json_object_get(root, "users");
-	if (!json_is_array(users))
-		return client_unexpected(200, "no \"users\" list");
 	if (c->json)
 		return cli_print_json(root);
 
@@ -591,13 +564,13 @@ int cmd_whoami(struct cli *c, _unused_ const struct cli_args *a)
 		return oom();
 	if (approval[0]) {
 		fputs("\nBroadcasts that wait for a second official: ", stdout);
-		put_clean(stdout,
-			  streq(approval, "off") ? "none (approval off)"
-			  : streq(approval, "urgent-all")
-				  ? "urgent notices to every group"
-			  : streq(approval, "urgent") ? "urgent notices"
-			  : streq(approval, "all") ? "all of them"
-			  : approval);
+		out_put_clean(stdout,
+			      streq(approval, "off") ? "none (approval off)"
+			      : streq(approval, "urgent-all")
+				      ? "urgent notices to every group"
+			      : streq(approval, "urgent") ? "urgent notices"
+			      : streq(approval, "all") ? "all of them"
+			      : approval);
 		fputc('\n', stdout);
 	}
 	return CLI_EXIT_OK;
@@ -663,7 +636,7 @@ int cmd_user_add(struct cli *c, const struct cli_args *a)
 	if (c->json)
 		return cli_print_json(root);
 	fputs("created user ", stdout);
-	put_clean(stdout, member(root, "name", name));
+	out_put_clean(stdout, member(root, "name", name));
 	fputc('\n', stdout);
 	r = print_user(c, root);
 	if (r)
@@ -671,9 +644,9 @@ int cmd_user_add(struct cli *c, const struct cli_args *a)
 	if (!pw && !json_is_integer(json_object_get(root, "unix_uid"))) {
 		fputs("\nNo password and no unix user: give them a token with "
 		      "'loaxa user token ", stdout);
-		put_clean(stdout, member(root, "name", name));
+		out_put_clean(stdout, member(root, "name", name));
 		fputs("' or a password with 'loaxa user passwd ", stdout);
-		put_clean(stdout, member(root, "name", name));
+		out_put_clean(stdout, member(root, "name", name));
 		fputs("'.\n", stdout);
 	}
 	return CLI_EXIT_OK;
@@ -717,7 +690,7 @@ int cmd_user_set(struct cli *c, const struct cli_args *a)
 	if (c->json)
 		return cli_print_json(root);
 	fputs("changed user ", stdout);
-	put_clean(stdout, member(root, "name", a->pos[0]));
+	out_put_clean(stdout, member(root, "name", a->pos[0]));
 	fputc('\n', stdout);
 	return print_user(c, root);
 }
@@ -787,7 +760,7 @@ int cmd_user_passwd(struct cli *c, const struct cli_args *a)
 	if (c->json)
 		return cli_print_json(root);
 	fputs("changed the password of ", stdout);
-	put_clean(stdout, member(root, "name", name));
+	out_put_clean(stdout, member(root, "name", name));
 	fputs(" (their console sessions were ended)\n", stdout);
 	return CLI_EXIT_OK;
 }
@@ -809,7 +782,7 @@ static int set_disabled(struct cli *c, const struct cli_args *a,
 	if (c->json)
 		return cli_print_json(root);
 	fputs("user ", stdout);
-	put_clean(stdout, member(root, "name", a->pos[0]));
+	out_put_clean(stdout, member(root, "name", a->pos[0]));
 	fputs(disabled ? " is disabled: their tokens and console sessions "
 			 "stopped working\n"
 		       : " is enabled again\n", stdout);
@@ -855,19 +828,19 @@ int cmd_user_token(struct cli *c, const struct cli_args *a)
 		return oom();
 	/* The token alone on stdout, so that "> FILE" makes a token file;
 	 * a token is printable ASCII, put_clean keeps it as is. */
-	put_clean(stdout, token);
+	out_put_clean(stdout, token);
 	fputc('\n', stdout);
 	fflush(stdout);
 	fputs("loaxa: this is token ", stderr);
-	put_clean(stderr, id);
+	out_put_clean(stderr, id);
 	fputs(" of ", stderr);
-	put_clean(stderr, a->pos[0]);
+	out_put_clean(stderr, a->pos[0]);
 	fputs(": keep it now, it cannot be shown again.\n"
 	      "loaxa: use it with LOAXA_TOKEN=... or --token-file FILE; "
 	      "revoke it with 'loaxa user revoke ", stderr);
-	put_clean(stderr, a->pos[0]);
+	out_put_clean(stderr, a->pos[0]);
 	fputc(' ', stderr);
-	put_clean(stderr, id);
+	out_put_clean(stderr, id);
 	fputs("'\n", stderr);
 	return CLI_EXIT_OK;
 }
@@ -880,18 +853,17 @@ int cmd_user_tokens(struct cli *c, const struct cli_args *a)
 	_cleanup_sbuf_ struct sbuf path = SBUF_INIT(64 * 1024);
 	_cleanup_json_ json_t *root = NULL;
 	_cleanup_table_ struct out_table *t = NULL;
-	const json_t *tokens, *tk;
+	json_t *tokens;
+	const json_t *tk;
 	size_t i;
 	int r;
 
 	r = user_path(c, &path, a->pos[0]);
 	r = r ? r : (sbuf_printf(&path, "/tokens") < 0 ? oom() : 0);
-	r = r ? r : client_call(c, "GET", sbuf_str(&path), NULL, &root);
+	r = r ? r : client_get_list(c, sbuf_str(&path), "tokens", &root,
+				    &tokens);
 	if (r)
 		return r;
-	tokens = json_object_get(root, "tokens");
-	if (!json_is_array(tokens))
-		return client_unexpected(200, "no \"tokens\" list");
 	if (c->json)
 		return cli_print_json(root);
 	t = out_table_new(ARRAY_SIZE(headers), headers);
@@ -914,7 +886,7 @@ int cmd_user_tokens(struct cli *c, const struct cli_args *a)
 	if (out_table_rows(t) == 0) {
 		fputs("No API tokens: create one with 'loaxa user token ",
 		      stderr);
-		put_clean(stderr, a->pos[0]);
+		out_put_clean(stderr, a->pos[0]);
 		fputs("'.\n", stderr);
 		return CLI_EXIT_OK;
 	}
@@ -929,7 +901,7 @@ int cmd_user_revoke(struct cli *c, const struct cli_args *a)
 	uint64_t id;
 	int r;
 
-	if (!parse_u64(a->pos[1], INT64_MAX, &id) || id == 0)
+	if (!cli_parse_u64(a->pos[1], INT64_MAX, &id) || id == 0)
 		return cli_usage(c, "invalid token id '%s' (expected a "
 				 "positive number, as shown by 'loaxa user "
 				 "tokens NAME')", a->pos[1]);
@@ -942,7 +914,7 @@ int cmd_user_revoke(struct cli *c, const struct cli_args *a)
 	if (c->json)
 		return root ? cli_print_json(root) : CLI_EXIT_OK;
 	printf("revoked token %" PRIu64 " of ", id);
-	put_clean(stdout, a->pos[0]);
+	out_put_clean(stdout, a->pos[0]);
 	fputc('\n', stdout);
 	return CLI_EXIT_OK;
 }
@@ -989,7 +961,7 @@ static int decide(struct cli *c, const struct cli_args *a, const char *verb)
 		return oom();
 	printf("broadcast %" PRId64 " %s, now ", id,
 	       streq(verb, "approve") ? "approved" : "rejected");
-	put_clean(stdout, state);
+	out_put_clean(stdout, state);
 	fputc('\n', stdout);
 	return CLI_EXIT_OK;
 }
@@ -1039,76 +1011,52 @@ int cmd_audit(struct cli *c, const struct cli_args *a)
 		"TIME", "USER", "ORIGIN", "ACTION", "TARGET", "STATUS",
 		"DETAIL",
 	};
+	_cleanup_sbuf_ struct sbuf path = SBUF_INIT(1024);
 	_cleanup_table_ struct out_table *t = NULL;
-	_cleanup_json_ json_t *all = NULL;
+	_cleanup_json_ json_t *root = NULL, *all = NULL;
 	const char *limit = cli_args_get(a, OPT_AUDIT_LIMIT);
 	bool every = cli_args_get(a, OPT_AUDIT_ALL);
-	json_int_t before = 0;
 	bool more = false;
 	uint64_t n;
-	size_t page;
 	int r;
 
-	if (limit && (!parse_u64(limit, INT32_MAX, &n) || n == 0))
+	if (limit && (!cli_parse_u64(limit, INT32_MAX, &n) || n == 0))
 		return cli_usage(c, "invalid --limit '%s' (expected a positive "
 				 "number)", limit);
 	t = out_table_new(ARRAY_SIZE(headers), headers);
-	all = json_array();
-	if (!t || !all)
+	if (!t || sbuf_printf(&path, "/v1/audit") < 0)
 		return oom();
 	out_table_align_right(t, 5);
-
-	for (page = 0; page < AUDIT_MAX_PAGES; page++) {
-		_cleanup_sbuf_ struct sbuf path = SBUF_INIT(1024);
-		_cleanup_json_ json_t *root = NULL;
-		json_t *entries, *next;
-		char num[32];
-
-		r = sbuf_printf(&path, "/v1/audit") < 0 ? oom() : 0;
-		if (!r && limit)
-			r = client_query_add(c, &path, "limit", limit);
-		if (!r && before > 0) {
-			snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-				 before);
-			r = client_query_add(c, &path, "before", num);
-		}
-		r = r ? r : client_call(c, "GET", sbuf_str(&path), NULL, &root);
-		if (r)
-			return r;
-		entries = json_object_get(root, "entries");
-		next = json_object_get(root, "next_before");
-		if (!json_is_array(entries))
-			return client_unexpected(200, "no \"entries\" list");
-		if (c->json && !every)
-			return cli_print_json(root);
-		if (c->json)
-			r = json_array_extend(all, entries) < 0 ? oom() : 0;
-		else
-			r = audit_rows(t, entries);
-		if (r)
-			return r;
-		more = json_is_integer(next);
-		if (!more || !every)
-			break;
-		/* Older each time, or the server is looping: stop. */
-		if (before > 0 && json_integer_value(next) >= before)
-			return client_unexpected(200, "\"next_before\" does "
-						 "not go back");
-		before = json_integer_value(next);
-	}
+	r = limit ? client_query_add(c, &path, "limit", limit) : 0;
+	if (r)
+		return r;
+	/* Newest first: --all follows the cursor down. */
+	if (every)
+		r = client_get_all(c, sbuf_str(&path), "entries",
+				   CLIENT_BEFORE_ID, &all, NULL);
+	else
+		r = client_get_page(c, sbuf_str(&path), "entries",
+				    CLIENT_BEFORE_ID, &root, &more);
+	if (r)
+		return r;
+	if (c->json && !every)
+		return cli_print_json(root);
 	if (c->json) {
-		_cleanup_json_ json_t *root = json_pack("{s:O, s:n}",
-							"entries", all,
-							"next_before");
+		_cleanup_json_ json_t *out = json_pack("{s:O, s:n}",
+						       "entries", all,
+						       "next_before");
 
-		return root ? cli_print_json(root) : oom();
+		return out ? cli_print_json(out) : oom();
 	}
+	r = audit_rows(t, every ? all : json_object_get(root, "entries"));
+	if (r)
+		return r;
 	if (out_table_rows(t) == 0) {
 		fprintf(stderr, "The audit log is empty.\n");
 		return CLI_EXIT_OK;
 	}
 	out_table_print(t, stdout);
-	if (more && !every)
+	if (more)
 		fprintf(stderr, "(older entries left out: 'loaxa audit --all' "
 				"lists every one)\n");
 	return CLI_EXIT_OK;

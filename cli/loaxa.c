@@ -642,21 +642,93 @@ int cli_usage(const struct cli *c, const char *fmt, ...)
 	return CLI_EXIT_USAGE;
 }
 
-int cli_parse_id(const struct cli *c, const char *s, int64_t *ret)
+bool cli_parse_u64(const char *s, uint64_t max, uint64_t *ret)
 {
 	uint64_t v = 0;
 	const char *p;
 
 	for (p = s; *p >= '0' && *p <= '9'; p++) {
-		if (v > ((uint64_t)INT64_MAX - (uint64_t)(*p - '0')) / 10)
-			break;
+		if (v > (max - (uint64_t)(*p - '0')) / 10)
+			return false;
 		v = v * 10 + (uint64_t)(*p - '0');
 	}
-	if (p == s || *p || v == 0)
-		return cli_usage(c, "invalid household id '%s' (expected a "
-				 "positive number, as shown by 'loaxa "
-				 "households')", s);
+	if (p == s || *p)
+		return false;
+	*ret = v;
+	return true;
+}
+
+int cli_parse_id_of(const struct cli *c, const char *s, const char *what,
+		    int64_t *ret)
+{
+	uint64_t v;
+
+	if (!cli_parse_u64(s, INT64_MAX, &v) || v == 0)
+		return cli_usage(c, "invalid %s id '%s' (expected a positive "
+				 "number, as shown by 'loaxa %ss')", what, s,
+				 what);
 	*ret = (int64_t)v;
+	return 0;
+}
+
+int cli_parse_id(const struct cli *c, const char *s, int64_t *ret)
+{
+	return cli_parse_id_of(c, s, "household", ret);
+}
+
+int cli_parse_limit(const struct cli *c, const struct cli_args *a,
+		    int64_t max, int64_t *ret)
+{
+	const char *arg = cli_args_get(a, OPT_LIMIT);
+	uint64_t v;
+
+	*ret = 0;
+	if (!arg)
+		return 0;
+	if (!cli_parse_u64(arg, (uint64_t)max, &v) || v < 1)
+		return cli_usage(c, "--limit must be a number from 1 to %"
+				 PRId64 " (got '%s')", max, arg);
+	*ret = (int64_t)v;
+	return 0;
+}
+
+int cli_set_string(const struct cli *c, json_t *body, const char *key,
+		   const char *value, const char *option)
+{
+	json_t *s;
+
+	if (!value)
+		return 0;
+	s = json_string(value);
+	if (!s)
+		return cli_usage(c, "the value of %s is not valid UTF-8",
+				 option);
+	if (json_object_set_new(body, key, s) < 0)
+		return cli_fail(CLI_EXIT_ERROR, "out of memory");
+	return 0;
+}
+
+int cli_set_list(const struct cli *c, const struct cli_args *a,
+		 json_t *body, const char *key, enum cli_opt id,
+		 const char *option)
+{
+	json_t *list = json_array();
+	size_t i;
+
+	if (!list || json_object_set_new(body, key, list) < 0)
+		return cli_fail(CLI_EXIT_ERROR, "out of memory");
+	for (i = 0; i < a->nopts; i++) {
+		json_t *s;
+
+		if (a->opts[i].id != id)
+			continue;
+		s = json_string(a->opts[i].value);
+		if (!s)
+			return cli_usage(c, "the value of %s is not valid "
+					 "UTF-8", option);
+		if (json_array_append_new(list, s) < 0)
+			return cli_fail(CLI_EXIT_ERROR, "out of memory");
+	}
 	return 0;
 }
 
@@ -666,6 +738,15 @@ int cli_print_json(const json_t *root)
 	    fputc('\n', stdout) == EOF)
 		return cli_fail(CLI_EXIT_ERROR, "cannot write output: %m");
 	return CLI_EXIT_OK;
+}
+
+int cli_print_list(const char *key, json_t *list)
+{
+	_cleanup_json_ json_t *out = json_pack("{s:O}", key, list);
+
+	if (!out)
+		return cli_fail(CLI_EXIT_ERROR, "out of memory");
+	return cli_print_json(out);
 }
 
 bool cli_command_exists(const char *w0, const char *w1)

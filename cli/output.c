@@ -229,6 +229,13 @@ char *out_clean(const char *s)
 	return sbuf_steal(&b);
 }
 
+void out_put_clean(FILE *f, const char *s)
+{
+	_cleanup_free_ char *clean = out_clean(s ? s : "");
+
+	fputs(clean ? clean : "?", f);
+}
+
 /* ---- values ---- */
 
 static bool is_scalar(const json_t *v)
