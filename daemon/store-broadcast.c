@@ -466,7 +466,9 @@ struct tally_ent {
 
 struct tally {
 	int64_t id;             /* broadcast; 0: nothing kept */
-	int64_t changes;        /* sqlite3_total_changes64 then */
+	int64_t changes;        /* sqlite3_total_changes64 then; -1:
+				   counted inside a transaction, which a
+				   rollback may undo without changing it */
 	int64_t version;        /* PRAGMA data_version then */
 	char **chans;
 	size_t nchans;
@@ -1521,7 +1523,7 @@ static int tally_get(struct store *s, int64_t id, struct tally **ret)
 		return r;
 	}
 	t->id = id;
-	t->changes = ch;
+	t->changes = sqlite3_get_autocommit(s->db) ? ch : -1;
 	t->version = v;
 	*ret = t;
 	return 0;
@@ -1706,7 +1708,9 @@ static int qdepth_check(struct store *s)
 	}
 	if (r < 0)
 		return r;
-	b->qd_counted = true;
+	/* Counted inside a transaction, the counts go if it is rolled
+	 * back (lx_qdepth with it): count again next time. */
+	b->qd_counted = sqlite3_get_autocommit(s->db) != 0;
 	b->qd_version = v;
 	return 0;
 }

@@ -1,6 +1,8 @@
 /* test-broadcast-store: broadcasts, waves and deliveries over a real SQLite
  * file: materialisation in chunks, skipped opt-outs, reminder waves, the
- * due queue, crash recovery, cancel, requeue, counts, tokens. */
+ * due queue, crash recovery, cancel, requeue, counts, tokens; the queue
+ * depth and oldest_ms, and the counts by group and channel, kept right
+ * across rollbacks and other connections' writes. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "loaxa/log.h"
 #include "loaxa/store.h"
@@ -606,6 +609,504 @@ static void test_household_history(void **state)
 	assert_int_equal(p.n, 3);
 }
 
+/* ---- queue depth, counts by group and channel, oldest_ms -------------- */
+
+/* A broadcast with one wave: to group 2A (hh 0-5, hh 3 opted out) or to
+ * every group (hh 0-9). */
+static int64_t new_bcast(struct fx *f, bool all, bool urgent,
+			 enum bcast_state state, struct wave *w)
+{
+	struct broadcast b = { .kind = BK_NOTICE, .state = state,
+			       .urgent = urgent, .send_at_ms = 1000,
+			       .expires_ms = 100000, .created_ms = 1,
+			       .all_groups = all };
+	b.title = strdup("Thông báo");
+	if (!all)
+		b.group_ids[b.ngroups++] = f->g1;
+	*w = (struct wave){ .seq = 0, .send_at_ms = 1000,
+			    .expires_ms = 100000 };
+	int64_t existing = 0;
+	assert_int_equal(store_broadcast_insert(f->s, &b, w, 1, &existing),
+			 0);
+	int64_t id = b.id;
+	broadcast_clear(&b);
+	return id;
+}
+
+static void fill(struct fx *f, struct wave *w, bool all, int64_t now_ms)
+{
+	bool done = false;
+	assert_int_equal(store_wave_materialise(f->s, w, all, false, 100,
+						now_ms, &done), 0);
+	assert_true(done);
+}
+
+/* The queued deliveries of wave w, due first first. */
+static struct due_ctx due_of(struct fx *f, const struct wave *w)
+{
+	struct due_ctx dc = { 0 };
+	assert_int_equal(store_delivery_due(f->s, w->id, INT64_MAX / 2, 32,
+					    due_cb, &dc), 0);
+	return dc;
+}
+
+static sqlite3 *other_open(struct fx *f)
+{
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 2000);
+	return db;
+}
+
+/* A write by another connection (another process, for loaxad). */
+static void other_exec(struct fx *f, const char *sql)
+{
+	sqlite3 *db = other_open(f);
+	char *err = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+	if (rc != SQLITE_OK)
+		print_error("%s: %s\n", sql, err ? err : "?");
+	sqlite3_free(err);
+	assert_int_equal(rc, SQLITE_OK);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+/* What a plain count over the committed file says. */
+static void oracle(struct fx *f, int64_t *u, int64_t *n, int64_t *oldest)
+{
+	sqlite3 *db = other_open(f);
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_prepare_v2(db,
+		"SELECT coalesce(sum(b.urgent != 0), 0),"
+		" coalesce(sum(b.urgent = 0), 0),"
+		" coalesce(min(d.updated_ms), 0)"
+		" FROM deliveries d JOIN broadcasts b ON b.id = d.broadcast_id"
+		" WHERE d.status = 0", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	*u = sqlite3_column_int64(st, 0);
+	*n = sqlite3_column_int64(st, 1);
+	*oldest = sqlite3_column_int64(st, 2);
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+/* store_queue_depth says urgent and normal (and, with check_file, so does
+ * the file); returns oldest_ms. */
+static int64_t depth_at(struct fx *f, int64_t urgent, int64_t normal,
+			bool check_file, int line)
+{
+	int64_t u = -1, n = -1, o = -1;
+	int r = store_queue_depth(f->s, &u, &n, &o);
+	int64_t fu = urgent, fn = normal, fo = 0;
+	if (check_file)
+		oracle(f, &fu, &fn, &fo);
+	if (r != 0 || u != urgent || n != normal || fu != urgent ||
+	    fn != normal || (n + u == 0) != (o == 0)) {
+		print_error("line %d: queue depth %d: urgent %lld normal %lld "
+			    "oldest %lld; wanted %lld %lld; the file has %lld "
+			    "%lld\n", line, r, (long long)u, (long long)n,
+			    (long long)o, (long long)urgent,
+			    (long long)normal, (long long)fu, (long long)fn);
+		fail();
+	}
+	return o;
+}
+#define DEPTH(f, u, n) depth_at(f, u, n, true, __LINE__)
+#define DEPTH_IN_TX(f, u, n) depth_at(f, u, n, false, __LINE__)
+
+static void reopen(struct fx *f)
+{
+	store_close(f->s);
+	char err[256];
+	assert_int_equal(store_open(f->db, &f->s, err, sizeof err), 0);
+}
+
+static void sending(struct fx *f, int64_t id, const char *channel,
+		    int64_t now_ms)
+{
+	assert_int_equal(store_delivery_mark_sending(f->s, id, 0, channel,
+						     "r", now_ms), 0);
+}
+
+static void outcome(struct fx *f, int64_t id, enum delivery_status st,
+		    int64_t next_at_ms, int64_t now_ms)
+{
+	struct delivery_update u = { .id = id, .status = st, .attempts = 1,
+				     .next_at_ms = next_at_ms,
+				     .sms_encoding = -1, .now_ms = now_ms,
+				     .channel = "zns", .outcome = 0 };
+	assert_int_equal(store_delivery_update(f->s, &u), 0);
+}
+
+static void test_depth_follows_changes(void **state)
+{
+	struct fx *f = *state;
+	struct wave wn, wu;
+	int64_t nb = new_bcast(f, false, false, BS_ACTIVE, &wn);
+	int64_t ub = new_bcast(f, true, true, BS_ACTIVE, &wu);
+	assert_int_equal(DEPTH(f, 0, 0), 0);
+	/* a wave materialised in chunks: each chunk counts at once */
+	bool done = false;
+	int64_t want[] = { 2, 3, 5, 5 };   /* hh 3 is skipped */
+	for (int i = 0; !done; i++) {
+		assert_true(i < 4);
+		assert_int_equal(store_wave_materialise(f->s, &wn, false,
+							false, 2, 50 + i,
+							&done), 0);
+		assert_int_equal(DEPTH(f, 0, want[i]), 50);
+	}
+	fill(f, &wu, true, 60);
+	DEPTH(f, 9, 5);
+	/* counted afresh when the store is opened again */
+	reopen(f);
+	assert_int_equal(DEPTH(f, 9, 5), 50);
+
+	struct due_ctx n = due_of(f, &wn);
+	assert_int_equal(n.n, 5);
+	sending(f, n.ids[0], "zns", 100);
+	DEPTH(f, 9, 4);
+	outcome(f, n.ids[0], DS_SENT, 0, 110);
+	DEPTH(f, 9, 4);
+	sending(f, n.ids[1], "zns", 120);
+	outcome(f, n.ids[1], DS_FAILED, 0, 130);
+	DEPTH(f, 9, 3);
+	/* a retry: sending -> queued */
+	sending(f, n.ids[2], "zns", 140);
+	DEPTH(f, 9, 2);
+	outcome(f, n.ids[2], DS_QUEUED, 9000, 150);
+	DEPTH(f, 9, 3);
+	/* queued -> queued (the next channel at once): no change */
+	outcome(f, n.ids[4], DS_QUEUED, 160, 160);
+	DEPTH(f, 9, 3);
+	/* a crash while sending, then recovery */
+	sending(f, n.ids[3], "zns", 170);
+	DEPTH(f, 9, 2);
+	assert_int_equal(store_delivery_recover(f->s, 180), 1);
+	DEPTH(f, 9, 3);
+	/* failed -> queued by an explicit retry */
+	assert_int_equal(store_broadcast_requeue_failed(f->s, nb, 190), 1);
+	DEPTH(f, 9, 4);
+
+	/* many at once: the urgent broadcast cancelled with one in flight */
+	struct due_ctx u = due_of(f, &wu);
+	assert_int_equal(u.n, 9);
+	sending(f, u.ids[0], "zns", 200);
+	DEPTH(f, 8, 4);
+	assert_int_equal(store_broadcast_cancel_queued(f->s, ub, 210), 8);
+	DEPTH(f, 0, 4);
+	assert_int_equal(store_delivery_recover(f->s, 220), 1);
+	DEPTH(f, 1, 4);
+	assert_int_equal(store_wave_expire(f->s, wn.id, 230), 4);
+	DEPTH(f, 1, 0);
+	assert_int_equal(store_wave_expire(f->s, wu.id, 240), 1);
+	assert_int_equal(DEPTH(f, 0, 0), 0);
+	reopen(f);
+	DEPTH(f, 0, 0);
+}
+
+static void test_depth_rollback(void **state)
+{
+	struct fx *f = *state;
+	struct wave wn, wu;
+	int64_t nb = new_bcast(f, false, false, BS_ACTIVE, &wn);
+	new_bcast(f, true, true, BS_ACTIVE, &wu);
+	fill(f, &wn, false, 50);
+	DEPTH(f, 0, 5);
+	struct due_ctx n = due_of(f, &wn);
+
+	/* a whole transaction rolled back: materialise, send, cancel */
+	assert_int_equal(store_begin(f->s), 0);
+	fill(f, &wu, true, 60);
+	sending(f, n.ids[0], "zns", 70);
+	DEPTH_IN_TX(f, 9, 4);
+	assert_int_equal(store_broadcast_cancel_queued(f->s, nb, 80), 4);
+	DEPTH_IN_TX(f, 9, 0);
+	assert_int_equal(store_rollback(f->s), 0);
+	DEPTH(f, 0, 5);
+	/* (the wave as it is in the file again) */
+	wu.cursor = wu.total = 0;
+	wu.state = WS_PENDING;
+
+	/* an inner level rolled back, the outer committed */
+	assert_int_equal(store_begin(f->s), 0);
+	sending(f, n.ids[0], "zns", 90);
+	assert_int_equal(store_begin(f->s), 0);
+	sending(f, n.ids[1], "zns", 91);
+	DEPTH_IN_TX(f, 0, 3);
+	assert_int_equal(store_rollback(f->s), 0);
+	DEPTH_IN_TX(f, 0, 4);
+	assert_int_equal(store_commit(f->s), 0);
+	DEPTH(f, 0, 4);
+
+	/* counted afresh for the first time inside a transaction that is
+	 * then rolled back */
+	reopen(f);
+	assert_int_equal(store_begin(f->s), 0);
+	fill(f, &wu, true, 100);
+	DEPTH_IN_TX(f, 9, 4);
+	assert_int_equal(store_rollback(f->s), 0);
+	DEPTH(f, 0, 4);
+	/* and counted afresh after another connection wrote, inside a
+	 * transaction rolled back */
+	other_exec(f, "UPDATE deliveries SET status = 7 WHERE status = 0"
+		      " AND id = (SELECT min(id) FROM deliveries"
+		      " WHERE status = 0)");
+	assert_int_equal(store_begin(f->s), 0);
+	sending(f, n.ids[4], "zns", 110);
+	DEPTH_IN_TX(f, 0, 2);
+	assert_int_equal(store_rollback(f->s), 0);
+	DEPTH(f, 0, 3);
+}
+
+static void test_depth_other_connection(void **state)
+{
+	struct fx *f = *state;
+	char sql[256];
+	struct wave wn, wu;
+	int64_t nb = new_bcast(f, false, false, BS_ACTIVE, &wn);
+	int64_t ub = new_bcast(f, true, true, BS_ACTIVE, &wu);
+	fill(f, &wn, false, 50);
+	fill(f, &wu, true, 60);
+	DEPTH(f, 9, 5);
+	/* cancelled by hand, put back, deleted */
+	snprintf(sql, sizeof sql, "UPDATE deliveries SET status = 7 WHERE"
+		 " broadcast_id = %lld AND status = 0 AND household_id IN"
+		 " (%lld, %lld)", (long long)nb, (long long)f->hh[0],
+		 (long long)f->hh[1]);
+	other_exec(f, sql);
+	DEPTH(f, 9, 3);
+	DEPTH(f, 9, 3);
+	other_exec(f, "UPDATE deliveries SET status = 0 WHERE status = 7");
+	DEPTH(f, 9, 5);
+	snprintf(sql, sizeof sql, "DELETE FROM deliveries WHERE"
+		 " broadcast_id = %lld AND household_id = %lld",
+		 (long long)ub, (long long)f->hh[0]);
+	other_exec(f, sql);
+	DEPTH(f, 8, 5);
+	/* the priority is the broadcast's, as it is now */
+	snprintf(sql, sizeof sql, "UPDATE broadcasts SET urgent = 1 WHERE"
+		 " id = %lld", (long long)nb);
+	other_exec(f, sql);
+	DEPTH(f, 13, 0);
+	snprintf(sql, sizeof sql, "UPDATE broadcasts SET urgent = 0 WHERE"
+		 " id = %lld", (long long)nb);
+	other_exec(f, sql);
+	DEPTH(f, 8, 5);
+	/* another connection, then this one, before the next look */
+	snprintf(sql, sizeof sql, "UPDATE deliveries SET status = 6 WHERE"
+		 " broadcast_id = %lld AND household_id IN (%lld, %lld, %lld)",
+		 (long long)ub, (long long)f->hh[1], (long long)f->hh[2],
+		 (long long)f->hh[4]);
+	other_exec(f, sql);
+	struct due_ctx u = due_of(f, &wu);
+	assert_int_equal(u.n, 5);
+	sending(f, u.ids[0], "zns", 70);
+	DEPTH(f, 4, 5);
+	/* a delivery inserted by hand, queued */
+	snprintf(sql, sizeof sql, "INSERT INTO deliveries(wave_id,"
+		 " broadcast_id, household_id, group_id, status, next_at_ms,"
+		 " updated_ms) VALUES (%lld, %lld, 999, %lld, 0, 1000, 80)",
+		 (long long)wn.id, (long long)nb, (long long)f->g1);
+	other_exec(f, sql);
+	DEPTH(f, 4, 6);
+	/* and our own writes after all that still count */
+	assert_int_equal(store_broadcast_cancel_queued(f->s, nb, 90), 6);
+	DEPTH(f, 4, 0);
+}
+
+struct kcnt {
+	size_t n;
+	struct { char key[32]; enum delivery_status st; int64_t n; } e[64];
+};
+
+static int kcnt_cb(const char *key, enum delivery_status st, int64_t n,
+		   void *ud)
+{
+	struct kcnt *c = ud;
+	assert_true(c->n < 64);
+	assert_true(n > 0);
+	for (size_t i = 0; i < c->n; i++)   /* each cell once */
+		assert_false(strcmp(c->e[i].key, key) == 0 &&
+			     c->e[i].st == st);
+	snprintf(c->e[c->n].key, sizeof c->e[0].key, "%s", key);
+	c->e[c->n].st = st;
+	c->e[c->n].n = n;
+	c->n++;
+	return 0;
+}
+
+static struct kcnt kcounts(struct fx *f, int64_t id, enum count_by by)
+{
+	struct kcnt c = { 0 };
+	assert_int_equal(store_broadcast_counts(f->s, id, by, kcnt_cb, &c),
+			 0);
+	return c;
+}
+
+static int64_t kget(const struct kcnt *c, const char *key,
+		    enum delivery_status st)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->e[i].key, key) == 0 && c->e[i].st == st)
+			return c->e[i].n;
+	return 0;
+}
+
+static int64_t ktotal(const struct kcnt *c)
+{
+	int64_t t = 0;
+	for (size_t i = 0; i < c->n; i++)
+		t += c->e[i].n;
+	return t;
+}
+
+static void test_counts_group_channel(void **state)
+{
+	struct fx *f = *state;
+	struct wave w, w2;
+	int64_t b = new_bcast(f, true, false, BS_ACTIVE, &w);
+	int64_t b2 = new_bcast(f, false, false, BS_ACTIVE, &w2);
+	fill(f, &w, true, 50);
+	fill(f, &w2, false, 50);
+
+	struct kcnt g = kcounts(f, b, COUNT_BY_GROUP);
+	assert_int_equal(g.n, 3);
+	assert_int_equal(kget(&g, "2A", DS_QUEUED), 5);
+	assert_int_equal(kget(&g, "2A", DS_SKIPPED), 1);
+	assert_int_equal(kget(&g, "2B", DS_QUEUED), 4);
+	/* no attempt yet: no channel */
+	struct kcnt c = kcounts(f, b, COUNT_BY_CHANNEL);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(kget(&c, "", DS_QUEUED), 9);
+	assert_int_equal(kget(&c, "", DS_SKIPPED), 1);
+	struct kcnt s = kcounts(f, b, COUNT_BY_STATUS);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(kget(&s, "", DS_QUEUED), 9);
+
+	/* written after the counts were kept: counted again */
+	struct due_ctx d = due_of(f, &w);
+	assert_int_equal(d.n, 9);      /* hh 0 1 2 4 5 6 7 8 9 */
+	sending(f, d.ids[0], "zns", 100);
+	outcome(f, d.ids[0], DS_SENT, 0, 110);
+	sending(f, d.ids[6], "sms", 120);      /* hh 7, group 2B */
+	c = kcounts(f, b, COUNT_BY_CHANNEL);
+	assert_int_equal(c.n, 4);
+	assert_int_equal(kget(&c, "zns", DS_SENT), 1);
+	assert_int_equal(kget(&c, "sms", DS_SENDING), 1);
+	assert_int_equal(kget(&c, "", DS_QUEUED), 7);
+	assert_int_equal(kget(&c, "", DS_SKIPPED), 1);
+	g = kcounts(f, b, COUNT_BY_GROUP);
+	assert_int_equal(kget(&g, "2A", DS_SENT), 1);
+	assert_int_equal(kget(&g, "2A", DS_QUEUED), 4);
+	assert_int_equal(kget(&g, "2B", DS_SENDING), 1);
+	assert_int_equal(kget(&g, "2B", DS_QUEUED), 3);
+	s = kcounts(f, b, COUNT_BY_STATUS);
+	assert_int_equal(kget(&s, "", DS_SENDING), 1);
+	assert_int_equal(kget(&s, "", DS_QUEUED), 7);
+	assert_int_equal(ktotal(&s), 10);
+
+	/* another broadcast's counts in between */
+	g = kcounts(f, b2, COUNT_BY_GROUP);
+	assert_int_equal(g.n, 2);
+	assert_int_equal(kget(&g, "2A", DS_QUEUED), 5);
+	g = kcounts(f, b, COUNT_BY_GROUP);
+	assert_int_equal(kget(&g, "2B", DS_QUEUED), 3);
+
+	/* the group deleted since (with its households): "?" */
+	assert_int_equal(store_group_delete(f->s, f->g2, true), 0);
+	g = kcounts(f, b, COUNT_BY_GROUP);
+	assert_int_equal(kget(&g, "?", DS_QUEUED), 3);
+	assert_int_equal(kget(&g, "?", DS_SENDING), 1);
+	assert_int_equal(kget(&g, "2A", DS_QUEUED), 4);
+	assert_int_equal(kget(&g, "2B", DS_QUEUED), 0);
+	assert_int_equal(ktotal(&g), 10);
+	/* a group renamed (its code changed) since */
+	char sql[256];
+	snprintf(sql, sizeof sql, "UPDATE groups SET code = '2C' WHERE"
+		 " id = %lld", (long long)f->g1);
+	other_exec(f, sql);
+	g = kcounts(f, b, COUNT_BY_GROUP);
+	assert_int_equal(kget(&g, "2C", DS_QUEUED), 4);
+	assert_int_equal(kget(&g, "2A", DS_QUEUED), 0);
+
+	/* written by another connection */
+	snprintf(sql, sizeof sql, "UPDATE deliveries SET status = 5,"
+		 " channel = 'esms' WHERE id = %lld", (long long)d.ids[1]);
+	other_exec(f, sql);
+	c = kcounts(f, b, COUNT_BY_CHANNEL);
+	assert_int_equal(kget(&c, "esms", DS_FAILED), 1);
+	assert_int_equal(kget(&c, "", DS_QUEUED), 6);
+	s = kcounts(f, b, COUNT_BY_STATUS);
+	assert_int_equal(kget(&s, "", DS_FAILED), 1);
+
+	/* counted inside a transaction that is rolled back */
+	assert_int_equal(store_begin(f->s), 0);
+	sending(f, d.ids[2], "zalo", 130);
+	c = kcounts(f, b, COUNT_BY_CHANNEL);
+	assert_int_equal(kget(&c, "zalo", DS_SENDING), 1);
+	g = kcounts(f, b, COUNT_BY_GROUP);
+	assert_int_equal(kget(&g, "2C", DS_SENDING), 1);
+	assert_int_equal(store_rollback(f->s), 0);
+	c = kcounts(f, b, COUNT_BY_CHANNEL);
+	assert_int_equal(kget(&c, "zalo", DS_SENDING), 0);
+	assert_int_equal(kget(&c, "", DS_QUEUED), 6);
+	g = kcounts(f, b, COUNT_BY_GROUP);
+	assert_int_equal(kget(&g, "2C", DS_SENDING), 0);
+	s = kcounts(f, b, COUNT_BY_STATUS);
+	assert_int_equal(kget(&s, "", DS_SENDING), 1);
+	assert_int_equal(kget(&s, "", DS_QUEUED), 6);
+}
+
+/* oldest_ms: since when the delivery waiting longest has waited (its
+ * updated_ms), over the same deliveries as the depth: every queued one,
+ * whatever its broadcast's state (docs/api.md, GET /v1/status "queue"). */
+static void test_oldest(void **state)
+{
+	struct fx *f = *state;
+	struct wave w, wp, wa;
+	int64_t b = new_bcast(f, true, false, BS_ACTIVE, &w);
+	fill(f, &w, true, 50);
+	assert_int_equal(DEPTH(f, 0, 9), 50);
+	struct due_ctx d = due_of(f, &w);
+	/* the first one fails and is tried again later: the others still
+	 * wait since 50 */
+	sending(f, d.ids[0], "zns", 100);
+	outcome(f, d.ids[0], DS_FAILED, 0, 200);
+	assert_int_equal(store_broadcast_requeue_failed(f->s, b, 3000), 1);
+	assert_int_equal(DEPTH(f, 0, 9), 50);
+	/* the others sent: only the re-queued one is left */
+	for (size_t i = 1; i < d.n; i++) {
+		sending(f, d.ids[i], "zns", 3100);
+		outcome(f, d.ids[i], DS_SENT, 0, 3200);
+	}
+	assert_int_equal(DEPTH(f, 0, 1), 3000);
+	/* in flight: nothing waits; after a crash, from the recovery */
+	sending(f, d.ids[0], "zns", 3300);
+	assert_int_equal(DEPTH(f, 0, 0), 0);
+	assert_int_equal(store_delivery_recover(f->s, 4000), 1);
+	assert_int_equal(DEPTH(f, 0, 1), 4000);
+	/* a retry due later: waiting since the attempt */
+	sending(f, d.ids[0], "zns", 4100);
+	outcome(f, d.ids[0], DS_QUEUED, 60000, 4200);
+	assert_int_equal(DEPTH(f, 0, 1), 4200);
+
+	/* a paused broadcast's deliveries stay queued: they count, in the
+	 * depth and in oldest_ms alike */
+	int64_t p = new_bcast(f, false, false, BS_ACTIVE, &wp);
+	fill(f, &wp, false, 1000);
+	assert_int_equal(store_broadcast_set_state(f->s, p, BS_PAUSED, 1100),
+			 0);
+	assert_int_equal(DEPTH(f, 0, 6), 1000);
+	/* so do those of one awaiting approval (urgent) */
+	int64_t a = new_bcast(f, true, true, BS_AWAITING, &wa);
+	fill(f, &wa, true, 500);
+	assert_int_equal(DEPTH(f, 9, 6), 500);
+	assert_int_equal(store_broadcast_cancel_queued(f->s, a, 5000), 9);
+	assert_int_equal(DEPTH(f, 0, 6), 1000);
+	assert_int_equal(store_broadcast_cancel_queued(f->s, p, 5100), 5);
+	assert_int_equal(DEPTH(f, 0, 1), 4200);
+}
+
 int main(void)
 {
 	log_set_level(LOG_LVL_WARN);
@@ -627,6 +1128,15 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_household_history, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_depth_follows_changes,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_depth_rollback, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_depth_other_connection,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counts_group_channel,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oldest, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
