@@ -110,6 +110,10 @@ enum {
 	"INSERT INTO deliveries(wave_id, broadcast_id, household_id, group_id," \
 	" status, next_at_ms, code, final_ms, updated_ms)"
 
+
+/* A delivery of a cancelled broadcast (for recovery after a crash). */
+#define RECOVER_CANCELLED \
+	"broadcast_id IN (SELECT id FROM broadcasts WHERE state = 3)"
 static const char *const bst_sql[BST_MAX] = {
 	[BS_INSERT] =
 		"INSERT INTO broadcasts(kind, urgent, state, title, body, place,"
@@ -221,9 +225,18 @@ static const char *const bst_sql[BST_MAX] = {
 		"INSERT INTO attempts(delivery_id, at_ms, channel, http_status,"
 		" outcome, code, message, latency_ms)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	/* In flight at a crash: back to the queue, flagged; but a cancelled
+	 * broadcast sends nothing more, so its one ends cancelled (flagged:
+	 * the provider may have had it). */
 	[DL_RECOVER] =
-		"UPDATE deliveries SET status = 0, possible_dup = 1,"
-		" next_at_ms = ?1, updated_ms = ?1 WHERE status = 1",
+		"UPDATE deliveries SET possible_dup = 1, next_at_ms = ?1,"
+		" updated_ms = ?1,"
+		" status = CASE WHEN " RECOVER_CANCELLED " THEN 7 ELSE 0 END,"
+		" code = CASE WHEN " RECOVER_CANCELLED " THEN 'cancelled'"
+		"  ELSE code END,"
+		" final_ms = CASE WHEN " RECOVER_CANCELLED " THEN ?1"
+		"  ELSE NULL END"
+		" WHERE status = 1",
 	[DL_EXPIRE] =
 		"UPDATE deliveries SET status = 6, code = 'expired',"
 		" final_ms = ?2, updated_ms = ?2 WHERE wave_id = ?1"

@@ -311,6 +311,57 @@ static void test_requeue_and_list(void **state)
 	assert_int_equal(rc.n, 3);
 }
 
+/* In flight when its broadcast was cancelled and loaxad crashed: the
+ * delivery ends cancelled and flagged (the provider may have had it),
+ * never queued again, which nothing would ever send or expire. Another
+ * broadcast's one goes back to the queue as usual. */
+static void test_recover_cancelled(void **state)
+{
+	struct fx *f = *state;
+	struct wave w1[1] = { { .seq = 0, .send_at_ms = 1000,
+				.expires_ms = 10000 } };
+	struct wave w2[1] = { { .seq = 0, .send_at_ms = 1000,
+				.expires_ms = 10000 } };
+	int64_t cancelled = make_broadcast(f, false, NULL, w1, 1);
+	int64_t live = make_broadcast(f, false, "k2", w2, 1);
+	bool done;
+	assert_int_equal(store_wave_materialise(f->s, &w1[0], false, false,
+						100, 50, &done), 0);
+	assert_int_equal(store_wave_materialise(f->s, &w2[0], false, false,
+						100, 50, &done), 0);
+	struct due_ctx d1 = { 0 }, d2 = { 0 };
+	assert_int_equal(store_delivery_due(f->s, w1[0].id, 2000, 1, due_cb,
+					    &d1), 0);
+	assert_int_equal(store_delivery_due(f->s, w2[0].id, 2000, 1, due_cb,
+					    &d2), 0);
+	assert_int_equal(d1.n, 1);
+	assert_int_equal(d2.n, 1);
+	assert_int_equal(store_delivery_mark_sending(f->s, d1.ids[0], 0, "zns",
+						     "+84912000000", 2000), 0);
+	assert_int_equal(store_delivery_mark_sending(f->s, d2.ids[0], 0, "zns",
+						     "+84912000000", 2000), 0);
+	assert_int_equal(store_broadcast_set_state(f->s, cancelled,
+						   BS_CANCELLED, 2100), 0);
+	assert_int_equal(store_broadcast_cancel_queued(f->s, cancelled, 2100),
+			 4);
+
+	assert_int_equal(store_delivery_recover(f->s, 3000), 2);
+	struct cnt c = counts(f, cancelled);
+	assert_int_equal(c.n[DS_SENDING], 0);
+	assert_int_equal(c.n[DS_QUEUED], 0);
+	assert_int_equal(c.n[DS_CANCELLED], 5);
+	struct row_ctx rc = { 0 };
+	struct delivery_filter fl = { .broadcast_id = cancelled,
+				      .status = DS_CANCELLED };
+	assert_int_equal(store_delivery_list(f->s, &fl, row_cb, &rc), 0);
+	assert_int_equal(rc.n, 5);
+	assert_true(rc.dup);            /* the one in flight is flagged */
+	assert_string_equal(rc.code, "cancelled");
+	c = counts(f, live);
+	assert_int_equal(c.n[DS_SENDING], 0);
+	assert_int_equal(c.n[DS_QUEUED], 5);
+}
+
 static void test_tokens(void **state)
 {
 	struct fx *f = *state;
@@ -1118,6 +1169,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_groups_reminder_due_recover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_requeue_and_list, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_recover_cancelled, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_household_ids_not_reused,
