@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loaxa/api-body.h"
 #include "loaxa/text.h"
 #include "loaxa/users.h"
 #include "api-internal.h"
@@ -412,51 +413,12 @@ bool api__broadcast_ok(struct rctx *rc, const struct broadcast *b,
 
 /* ---- the audit log ---- */
 
-/* Text from a request, for a message or the audit: at most n - 1 bytes,
- * never a UTF-8 sequence cut in two (jansson refuses such a string, and a
- * record that cannot be shown would break GET /v1/audit), control
- * characters as spaces. With mask_from > 0, every ASCII digit becomes '#'
- * when the whole text holds mask_from digits or more: a phone number is
- * never recorded, however it is written ("0912 345 678", "0912/345/678").
- * Returns out. */
-static const char *clip_text(const char *in, char *out, size_t n,
-			     size_t mask_from)
-{
-	size_t digits = 0, k = 0;
-	if (n == 0)
-		return out;
-	in = in ? in : "";
-	for (const char *s = in; *s; s++)
-		digits += *s >= '0' && *s <= '9';
-	bool mask = mask_from > 0 && digits >= mask_from;
-	for (const char *s = in; *s && k + 1 < n; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c < 0x20 || c == 0x7f)
-			c = ' ';
-		else if (mask && c >= '0' && c <= '9')
-			c = '#';
-		out[k++] = (char)c;
-	}
-	/* back to the start of a cut sequence */
-	if (in[k]) {
-		size_t j = k;
-		while (j > 0 && ((unsigned char)out[j - 1] & 0xC0) == 0x80)
-			j--;
-		if (j > 0 && ((unsigned char)out[j - 1] & 0xC0) == 0xC0) {
-			unsigned char lead = (unsigned char)out[j - 1];
-			size_t len = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
-			if (k - (j - 1) < len)
-				k = j - 1;
-		}
-	}
-	out[k] = '\0';
-	return out;
-}
+/* Text from a request for a message or the audit: api_body_clip. */
 
 /* A rejection reason for the audit: short, every digit masked. */
 static void audit_text(const char *in, char *out, size_t n)
 {
-	clip_text(in, out, n, 1);
+	api_body_clip(in, out, n, 1);
 }
 
 /* A name or id from a request for the audit (a user name, a path
@@ -466,13 +428,13 @@ static void audit_text(const char *in, char *out, size_t n)
 
 static const char *audit_name(const char *in, char *out, size_t n)
 {
-	return clip_text(in, out, n, AUDIT_PHONE_DIGITS);
+	return api_body_clip(in, out, n, AUDIT_PHONE_DIGITS);
 }
 
 /* A value from a request quoted in an error message: short and whole. */
 static const char *quote(const char *in, char *out, size_t n)
 {
-	return clip_text(in, out, n, 0);
+	return api_body_clip(in, out, n, 0);
 }
 
 static void audit_write(struct api_shared *sh, const char *user,
@@ -728,13 +690,7 @@ void api__h_login(struct rctx *rc)
 	}
 	struct verrors ve = { 0 };
 	const char *name = NULL, *pw = NULL;
-	api__member_str(o, "user", &name, &ve);
-	api__member_str(o, "password", &pw, &ve);
-	if (!ve.n && !name)
-		verrors_add(&ve, "user", "required", "user is required");
-	if (!ve.n && !pw)
-		verrors_add(&ve, "password", "required",
-			    "password is required");
+	api_body_login(o, &name, &pw, &ve);
 	if (ve.n) {
 		api__reply_fields(rc, 422, "invalid", &ve);
 		audit_write(sh, "-", ROLE_NONE, rc->origin, "login_failed", "",
@@ -914,142 +870,14 @@ void api__h_users_list(struct rctx *rc)
 	api__reply_json(rc, 200, json_pack("{s:o}", "users", c.a));
 }
 
-static void check_keys(json_t *o, const char *const *keys, size_t n,
-		       struct verrors *ve)
+/* A user's groups by name or code, for api_body_user. */
+static int resolve_group(void *ud, const char *name, int64_t *ret_id)
 {
-	const char *key;
-	json_t *v;
-	json_object_foreach(o, key, v) {
-		bool known = false;
-		for (size_t i = 0; i < n; i++)
-			known |= streq(key, keys[i]);
-		if (known)
-			continue;
-		char list[256], q[72];
-		size_t k = 0;
-		list[0] = '\0';
-		for (size_t i = 0; i < n && k < sizeof list; i++)
-			k += (size_t)snprintf(list + k, sizeof list - k,
-					      "%s%s", i ? ", " : "", keys[i]);
-		quote(key, q, sizeof q);
-		verrors_add(ve, q, "unknown_field", "unknown field '%s' (the "
-			    "fields are %s)", q, list);
-	}
-}
-
-static void take_display_name(json_t *o, struct user *u, struct verrors *ve)
-{
-	const char *dn = NULL;
-	if (api__member_str(o, "display_name", &dn, ve) <= 0)
-		return;
-	dn = dn ? dn : "";
-	const char *s;
-	size_t n = text_trim(dn, strlen(dn), &s);
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return (void)verrors_add(
-				ve, "display_name", "control_chars",
-				"display_name contains control characters");
-	if (n >= sizeof u->display_name)
-		return (void)verrors_add(ve, "display_name", "too_long",
-					 "display_name is too long (at most "
-					 "%zu bytes)",
-					 sizeof u->display_name - 1);
-	memcpy(u->display_name, s, n);
-	u->display_name[n] = '\0';
-}
-
-static void take_role(json_t *o, struct user *u, bool required,
-		      struct verrors *ve)
-{
-	const char *role = NULL;
-	int has = api__member_str(o, "role", &role, ve);
-	if (has <= 0 || !role) {
-		if (required && !ve->n)
-			verrors_add(ve, "role", "required", "role is required: "
-				    "admin, official or manager");
-		return;
-	}
-	enum role r;
-	if (auth_role_parse(role, &r) < 0 || r == ROLE_NONE)
-		verrors_add(ve, "role", "invalid", "role must be admin, "
-			    "official or manager");
-	else
-		u->role = r;
-}
-
-static int take_groups(struct rctx *rc, json_t *o, struct user *u,
-		       struct verrors *ve)
-{
-	json_t *g = json_object_get(o, "groups");
-	if (!g)
-		return 0;
-	u->ngroups = 0;
-	if (json_is_null(g))
-		return 0;
-	if (!json_is_array(g)) {
-		verrors_add(ve, "groups", "wrong_type", "groups must be a list "
-			    "of group codes");
-		return 0;
-	}
-	size_t i;
-	json_t *e;
-	json_array_foreach(g, i, e) {
-		char field[32];
-		snprintf(field, sizeof field, "groups[%zu]", i);
-		if (!json_is_string(e) || strlen(json_string_value(e)) !=
-					  json_string_length(e)) {
-			verrors_add(ve, field, "wrong_type", "%s must be a "
-				    "group code", field);
-			continue;
-		}
-		if (u->ngroups == AUTH_MAX_GROUPS) {
-			verrors_add(ve, "groups", "too_many", "at most %d "
-				    "groups", AUTH_MAX_GROUPS);
-			break;
-		}
-		struct group_rec gr = { 0 };
-		int r = directory_group_resolve(rc->sh->dir,
-						json_string_value(e), &gr);
-		int64_t id = gr.id;
-		group_rec_clear(&gr);
-		char q[72];
-		if (r == -ENOENT) {
-			verrors_add(ve, field, "unknown_group", "no group "
-				    "named '%s'", quote(json_string_value(e),
-							q, sizeof q));
-			continue;
-		}
-		if (r == -ENOTUNIQ) {
-			verrors_add(ve, field, "ambiguous_group", "'%s' "
-				    "names more than one group: use its code",
-				    quote(json_string_value(e), q, sizeof q));
-			continue;
-		}
-		if (r < 0)
-			return r;
-		bool dup = false;
-		for (size_t k = 0; k < u->ngroups; k++)
-			dup |= u->group_ids[k] == id;
-		if (!dup)
-			u->group_ids[u->ngroups++] = id;
-	}
-	return 0;
-}
-
-static void take_uid(json_t *o, struct user *u, struct verrors *ve)
-{
-	json_t *v = json_object_get(o, "unix_uid");
-	if (!v)
-		return;
-	if (json_is_null(v))
-		u->unix_uid = -1;
-	else if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-		 json_integer_value(v) > 4294967294LL)
-		verrors_add(ve, "unix_uid", "invalid", "unix_uid must be a uid "
-			    "(0..4294967294) or null");
-	else
-		u->unix_uid = json_integer_value(v);
+	struct group_rec g = { 0 };
+	int r = directory_group_resolve(ud, name, &g);
+	*ret_id = g.id;
+	group_rec_clear(&g);
+	return r;
 }
 
 /* A new password: checked and hashed into u. */
@@ -1058,13 +886,9 @@ static int take_password(json_t *o, struct user *u, bool *ret_set,
 {
 	const char *pw = NULL;
 	*ret_set = false;
-	if (api__member_str(o, "password", &pw, ve) <= 0 || !pw)
+	api_body_password(o, &pw, ve);
+	if (!pw)
 		return 0;
-	char why[160];
-	if (auth_password_check(pw, why, sizeof why) < 0) {
-		verrors_add(ve, "password", "weak", "%s", why);
-		return 0;
-	}
 	int r = auth_password_hash(pw, u->pw_hash);
 	if (r == 0)
 		*ret_set = true;
@@ -1095,8 +919,6 @@ static void reply_user_errno(struct rctx *rc, int r, const struct verrors *ve,
 
 void api__h_user_add(struct rctx *rc)
 {
-	static const char *const keys[] = { "name", "role", "display_name",
-		"groups", "password", "unix_uid" };
 	if (!api__may(rc, AA_MANAGE_USERS, "manage users"))
 		return;
 	json_t *o = api__body_object(rc);
@@ -1104,25 +926,8 @@ void api__h_user_add(struct rctx *rc)
 		return;
 	struct verrors ve = { 0 };
 	struct user u = { .unix_uid = -1 };
-	check_keys(o, keys, ARRAY_SIZE(keys), &ve);
-	const char *name = NULL;
-	api__member_str(o, "name", &name, &ve);
-	if (!name)
-		verrors_add(&ve, "name", "required", "name is required");
-	else if (!user_name_valid(name))
-		verrors_add(&ve, "name", "invalid", "a user name is 1-64 of "
-			    "A-Z a-z 0-9 . _ - and does not start with - or .");
-	else
-		snprintf(u.name, sizeof u.name, "%s", name);
-	take_role(o, &u, true, &ve);
-	take_display_name(o, &u, &ve);
-	int r = take_groups(rc, o, &u, &ve);
-	take_uid(o, &u, &ve);
-	if (u.role == ROLE_MANAGER && u.ngroups == 0 && !ve.n)
-		verrors_add(&ve, "groups", "required", "a manager needs one or "
-			    "more groups (\"groups\": [\"2A\"])");
-	if (u.role != ROLE_MANAGER)
-		u.ngroups = 0;
+	int r = api_body_user(o, API_USER_ADD, &u, resolve_group, rc->sh->dir,
+			      NULL, &ve);
 	bool pw_set = false;
 	if (r == 0 && !ve.n)
 		r = take_password(o, &u, &pw_set, &ve);
@@ -1170,11 +975,6 @@ static int enabled_admins(struct api_shared *sh, int *ret)
 
 void api__h_user_patch(struct rctx *rc)
 {
-	static const char *const admin_keys[] = { "display_name", "role",
-		"groups", "password", "old_password", "unix_uid", "disabled",
-		/* read-only, ignored: a fetched USER may be sent back */
-		"id", "name", "has_password", "created" };
-	static const char *const self_keys[] = { "password", "old_password" };
 	struct user u = { 0 };
 	bool admin;
 	if (!user_of_path(rc, &u, &admin))
@@ -1184,53 +984,21 @@ void api__h_user_patch(struct rctx *rc)
 		return;
 	struct verrors ve = { 0 };
 	struct user was = u;
-	if (admin) {
-		check_keys(o, admin_keys, ARRAY_SIZE(admin_keys), &ve);
-	} else {
-		const char *key;
-		json_t *v;
-		json_object_foreach(o, key, v) {
-			bool ok = false;
-			for (size_t i = 0; i < ARRAY_SIZE(self_keys); i++)
-				ok |= streq(key, self_keys[i]);
-			if (!ok) {
-				char q[72];
-				api__reply_error(rc, 403, "forbidden",
-						 "you may change only your "
-						 "password (with "
-						 "old_password), not '%s': "
-						 "ask an admin",
-						 quote(key, q, sizeof q));
-				json_decref(o);
-				return;
-			}
-		}
-		const char *old = NULL;
-		api__member_str(o, "old_password", &old, &ve);
-		if (!ve.n && (!old || !u.pw_hash[0] ||
-			      !auth_password_verify(u.pw_hash, old)))
-			verrors_add(&ve, "old_password", "wrong",
-				    "old_password is not your present "
-				    "password");
+	struct api_user_self self;
+	int r = api_body_user(o, admin ? API_USER_PATCH : API_USER_SELF, &u,
+			      resolve_group, rc->sh->dir, &self, &ve);
+	if (!admin && self.forbidden) {
+		api__reply_error(rc, 403, "forbidden", "you may change only "
+				 "your password (with old_password), not "
+				 "'%s': ask an admin", self.field);
+		json_decref(o);
+		return;
 	}
-	int r = 0;
-	if (admin) {
-		take_display_name(o, &u, &ve);
-		take_role(o, &u, false, &ve);
-		r = take_groups(rc, o, &u, &ve);
-		take_uid(o, &u, &ve);
-		json_t *d = json_object_get(o, "disabled");
-		if (d && !json_is_boolean(d))
-			verrors_add(&ve, "disabled", "wrong_type", "disabled "
-				    "must be true or false");
-		else if (d)
-			u.disabled = json_is_true(d);
-		if (u.role == ROLE_MANAGER && u.ngroups == 0 && !ve.n)
-			verrors_add(&ve, "groups", "required", "a manager "
-				    "needs one or more groups");
-		if (u.role != ROLE_MANAGER)
-			u.ngroups = 0;
-	}
+	if (!admin && !ve.n && (!self.old_password || !u.pw_hash[0] ||
+				!auth_password_verify(u.pw_hash,
+						      self.old_password)))
+		verrors_add(&ve, "old_password", "wrong", "old_password is not "
+			    "your present password");
 	bool pw_set = false;
 	if (r == 0 && !ve.n)
 		r = take_password(o, &u, &pw_set, &ve);
@@ -1337,21 +1105,10 @@ void api__h_token_add(struct rctx *rc)
 	json_t *o = rc->body_len ? api__body_object(rc) : json_object();
 	if (!o)
 		return;
-	static const char *const keys[] = { "label" };
 	struct verrors ve = { 0 };
-	check_keys(o, keys, ARRAY_SIZE(keys), &ve);
-	const char *label = NULL;
-	api__member_str(o, "label", &label, &ve);
-	label = label ? label : "";
 	const char *s;
-	size_t n = text_trim(label, strlen(label), &s);
-	for (size_t i = 0; i < n && !ve.n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			verrors_add(&ve, "label", "control_chars", "label "
-				    "contains control characters");
-	if (n > 120 && !ve.n)
-		verrors_add(&ve, "label", "too_long", "label is too long (at "
-			    "most 120 bytes)");
+	size_t n;
+	api_body_token(o, &s, &n, &ve);
 	if (ve.n) {
 		api__reply_fields(rc, 422, "invalid", &ve);
 		verrors_clear(&ve);
@@ -1509,9 +1266,7 @@ void api__h_reject(struct rctx *rc)
 		if (!o)
 			return;
 		struct verrors ve = { 0 };
-		static const char *const keys[] = { "reason" };
-		check_keys(o, keys, ARRAY_SIZE(keys), &ve);
-		api__member_str(o, "reason", &reason, &ve);
+		api_body_reject(o, &reason, &ve);
 		if (ve.n) {
 			api__reply_fields(rc, 422, "invalid", &ve);
 			verrors_clear(&ve);
@@ -1568,16 +1323,6 @@ static json_t *log_json(const struct api_shared *sh)
 			 "debug", dbg);
 }
 
-/* "main, cfg, store, ..., webhook": every subsystem, from log.c. */
-static void subsys_list(char *out, size_t n)
-{
-	size_t k = 0;
-	out[0] = '\0';
-	for (int s = 0; s < LOG_SUBSYS_MAX && k < n; s++)
-		k += (size_t)snprintf(out + k, n - k, "%s%s", s ? ", " : "",
-				      log_subsys_name((enum log_subsys)s));
-}
-
 void api__h_log_get(struct rctx *rc)
 {
 	if (api__may(rc, AA_SET_LOG, "see the log settings"))
@@ -1591,58 +1336,21 @@ void api__h_log_put(struct rctx *rc)
 	json_t *o = api__body_object(rc);
 	if (!o)
 		return;
-	static const char *const keys[] = { "level", "debug" };
 	struct verrors ve = { 0 };
-	check_keys(o, keys, ARRAY_SIZE(keys), &ve);
-	const char *lv = NULL;
-	enum log_level level = rc->sh->log_level;
-	if (api__member_str(o, "level", &lv, &ve) > 0 && lv &&
-	    log_level_parse(lv, &level) < 0) {
-		char q[72];
-		verrors_add(&ve, "level", "invalid", "'%s' is not a level: "
-			    "the levels are err, warning, notice, info and "
-			    "debug", quote(lv, q, sizeof q));
-	}
-	bool want[LOG_SUBSYS_MAX] = { 0 };
-	json_t *d = json_object_get(o, "debug");
-	if (d && !json_is_array(d) && !json_is_null(d)) {
-		verrors_add(&ve, "debug", "wrong_type", "debug must be a list "
-			    "of subsystems");
-	} else if (json_is_array(d)) {
-		char known[160];
-		subsys_list(known, sizeof known);
-		size_t i;
-		json_t *e;
-		json_array_foreach(d, i, e) {
-			enum log_subsys s;
-			char field[32], val[64];
-			snprintf(field, sizeof field, "debug[%zu]", i);
-			if (!json_is_string(e))
-				verrors_add(&ve, field, "wrong_type", "%s must "
-					    "be a subsystem's name, one of %s",
-					    field, known);
-			else if (log_subsys_parse(json_string_value(e),
-						  &s) < 0) {
-				quote(json_string_value(e), val, sizeof val);
-				verrors_add(&ve, field, "invalid", "'%s' is "
-					    "not a subsystem: the subsystems "
-					    "are %s", val, known);
-			} else {
-				want[s] = true;
-			}
-		}
-	}
+	struct api_log_body lb = { .level = rc->sh->log_level };
+	api_body_log(o, &lb, &ve);
 	if (ve.n) {
 		api__reply_fields(rc, 422, "invalid", &ve);
 		verrors_clear(&ve);
 		json_decref(o);
 		return;
 	}
+	enum log_level level = lb.level;
 	log_set_level(level);
 	rc->sh->log_level = level;
-	if (d)
+	if (lb.debug_set)
 		for (int s = 0; s < LOG_SUBSYS_MAX; s++)
-			log_set_debug((enum log_subsys)s, want[s]);
+			log_set_debug((enum log_subsys)s, lb.debug[s]);
 	json_decref(o);
 	api__reply_json(rc, 200, log_json(rc->sh));
 	char list[160] = "";

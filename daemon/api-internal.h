@@ -86,9 +86,6 @@ void api__reply_fields(struct rctx *rc, unsigned status, const char *code,
 		       const struct verrors *ve);
 /* The body as a JSON object; NULL when it is not (answered). */
 json_t *api__body_object(struct rctx *rc);
-/* A string member: absent (0), null (1, *ret NULL) or string (1). */
-int api__member_str(json_t *o, const char *key, const char **ret,
-		    struct verrors *ve);
 /* A query parameter, decoded; NULL when absent. */
 const char *api__query(struct rctx *rc, const char *key);
 /* An integer query parameter; -EINVAL (answered) when bad. */

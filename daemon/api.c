@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "config-build.h"
+#include "loaxa/api-body.h"
 #include "loaxa/channel.h"
 #include "loaxa/console.h"
 #include "loaxa/log.h"
@@ -286,168 +287,20 @@ static json_t *household_json(const struct household *h)
 /* Parse the body as a JSON object; answers 400 itself on failure. */
 static json_t *body_object(struct rctx *rc)
 {
-	if (rc->body_len == 0) {
-		api__reply_error(rc, 400, "bad_json", "a JSON object body is "
-			    "required");
-		return NULL;
-	}
-	if (!text_utf8_valid(rc->body, rc->body_len)) {
-		api__reply_error(rc, 400, "bad_request", "the body is not valid "
-			    "UTF-8");
-		return NULL;
-	}
-	json_error_t err;
-	/* NULs are let through so that the field checks can name the
-	 * field that holds one. */
-	json_t *j = json_loadb(rc->body, rc->body_len,
-			       JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
-	if (!j) {
-		/* jansson quotes the text "near" the error: that may be a
-		 * piece of a password. Say where, not what. */
-		char *near = strstr(err.text, " near ");
-		if (near)
-			*near = '\0';
-		api__reply_error(rc, 400, "bad_json", "invalid JSON at line %d, "
-			    "column %d: %s", err.line, err.column, err.text);
-		return NULL;
-	}
-	if (!json_is_object(j)) {
-		json_decref(j);
-		api__reply_error(rc, 400, "bad_json", "the body must be a JSON "
-			    "object");
+	json_t *j;
+	char msg[256];
+	int r = api_body_load(rc->body, rc->body_len, &j, msg, sizeof msg);
+	if (r < 0) {
+		api__reply_error(rc, 400, r == -EILSEQ ? "bad_request" :
+				 "bad_json", "%s", msg);
 		return NULL;
 	}
 	return j;
 }
 
-/* A string member: absent (0), null (1, *ret NULL) or string (1). Any
- * other type is a field error. */
-static int member_str(json_t *o, const char *key, const char **ret,
-		      struct verrors *ve)
-{
-	json_t *v = json_object_get(o, key);
-	*ret = NULL;
-	if (!v)
-		return 0;
-	if (json_is_null(v))
-		return 1;
-	if (!json_is_string(v)) {
-		verrors_add(ve, key, "wrong_type", "%s must be a string", key);
-		return 0;
-	}
-	*ret = json_string_value(v);
-	if (strlen(*ret) != json_string_length(v)) {
-		verrors_add(ve, key, "invalid", "%s contains a NUL byte", key);
-		*ret = NULL;
-		return 0;
-	}
-	return 1;
-}
-
 json_t *api__body_object(struct rctx *rc)
 {
 	return body_object(rc);
-}
-
-int api__member_str(json_t *o, const char *key, const char **ret,
-		    struct verrors *ve)
-{
-	return member_str(o, key, ret, ve);
-}
-
-static const char *const household_keys[] = {
-	"group", "name", "phones", "address", "zalo_user_id",
-	"messenger_psid", "note", "opted_out",
-	/* read-only, ignored so that a fetched object can be sent back */
-	"id", "created_ms", "updated_ms",
-};
-
-/* Fill a patch from a JSON object. phones points into storage. */
-static void household_patch_from_json(json_t *o, struct household_patch *p,
-				      const char **storage, struct verrors *ve)
-{
-	const char *key;
-	json_t *v;
-	json_object_foreach(o, key, v) {
-		bool known = false;
-		for (size_t i = 0; i < ARRAY_SIZE(household_keys); i++)
-			known |= streq(key, household_keys[i]);
-		if (!known)
-			verrors_add(ve, key, "unknown_field",
-				    "unknown field '%.64s'", key);
-	}
-	static const struct {
-		const char *key;
-		unsigned bit;
-		size_t off;
-	} strs[] = {
-		{ "group", HP_GROUP, offsetof(struct household_patch, group) },
-		{ "name", HP_NAME, offsetof(struct household_patch, name) },
-		{ "address", HP_ADDRESS,
-		  offsetof(struct household_patch, address) },
-		{ "zalo_user_id", HP_ZALO,
-		  offsetof(struct household_patch, zalo_user_id) },
-		{ "messenger_psid", HP_PSID,
-		  offsetof(struct household_patch, messenger_psid) },
-		{ "note", HP_NOTE, offsetof(struct household_patch, note) },
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
-		const char **dst = (const char **)(void *)((char *)p +
-							    strs[i].off);
-		if (member_str(o, strs[i].key, dst, ve))
-			p->set |= strs[i].bit;
-	}
-	json_t *ph = json_object_get(o, "phones");
-	if (ph) {
-		p->set |= HP_PHONES;
-		p->phones = storage;
-		if (json_is_string(ph)) {
-			storage[0] = json_string_value(ph);
-			p->nphones = 1;
-			if (strlen(storage[0]) != json_string_length(ph))
-				verrors_add(ve, "phones", "invalid",
-					    "phones contains a NUL byte");
-		} else if (json_is_array(ph)) {
-			size_t i;
-			json_t *e;
-			json_array_foreach(ph, i, e) {
-				if (i >= HOUSEHOLD_MAX_PHONES) {
-					p->nphones = i + 1;  /* "too many" */
-					break;
-				}
-				if (!json_is_string(e)) {
-					char f[32];
-					snprintf(f, sizeof f, "phones[%zu]", i);
-					verrors_add(ve, f, "wrong_type",
-						    "%s must be a string", f);
-					storage[i] = "";
-				} else if (strlen(json_string_value(e)) !=
-					   json_string_length(e)) {
-					char f[32];
-					snprintf(f, sizeof f, "phones[%zu]", i);
-					verrors_add(ve, f, "invalid",
-						    "%s contains a NUL byte", f);
-					storage[i] = "";
-				} else {
-					storage[i] = json_string_value(e);
-				}
-				p->nphones = i + 1;
-			}
-		} else if (!json_is_null(ph)) {
-			verrors_add(ve, "phones", "wrong_type", "phones must be "
-				    "an array of strings");
-		}
-	}
-	json_t *oo = json_object_get(o, "opted_out");
-	if (oo) {
-		if (json_is_boolean(oo)) {
-			p->set |= HP_OPTED_OUT;
-			p->opted_out = json_is_true(oo);
-		} else {
-			verrors_add(ve, "opted_out", "wrong_type",
-				    "opted_out must be true or false");
-		}
-	}
 }
 
 /* ---- query parameters ---- */
@@ -629,8 +482,7 @@ static void h_group_add(struct rctx *rc)
 		return;
 	struct verrors ve = { 0 };
 	const char *code = NULL, *name = NULL;
-	member_str(o, "code", &code, &ve);
-	member_str(o, "name", &name, &ve);
+	api_body_group(o, true, &code, &name, &ve);
 	struct group_rec g = { 0 };
 	int r = ve.n ? -EINVAL : directory_group_add(rc->api->deps.dir, code,
 						     name, &ve, &g);
@@ -652,7 +504,7 @@ static void h_group_rename(struct rctx *rc)
 		return;
 	struct verrors ve = { 0 };
 	const char *name = NULL;
-	member_str(o, "name", &name, &ve);
+	api_body_group(o, false, NULL, &name, &ve);
 	struct group_rec g = { 0 };
 	int r = ve.n ? -EINVAL : directory_group_rename(rc->api->deps.dir,
 							rc->seg[1], name, &ve,
@@ -693,30 +545,97 @@ static void h_group_delete(struct rctx *rc)
 	rc->status = 204;
 }
 
-struct list_ctx {
+/* A page of a list. The store is asked for limit + 1 rows: the one past
+ * the page says there is more, and the page's last id is the next
+ * cursor. A manager's page is filtered: the store is read on, a chunk at
+ * a time, past the other groups' rows until the page is full. */
+struct page {
 	struct rctx *rc;
+	bool filter;        /* rows the principal may not see are skipped */
 	json_t *a;
 	uint32_t limit, n;
-	int64_t last_id;
+	int64_t last;       /* the id of the page's last row */
 	bool more;
 	uint32_t seen;      /* rows the store gave, allowed or not */
 	int64_t seen_id;    /* the last of them */
+	/* the read of one chunk, for page_read */
+	int (*read)(struct page *pg, void *filter);
 };
+
+static void page_init(struct page *pg, struct rctx *rc, bool filter,
+		      int64_t limit)
+{
+	*pg = (struct page){ .rc = rc, .filter = filter, .a = json_array(),
+			     .limit = (uint32_t)limit };
+}
+
+/* A row the store gave (allowed: the principal may see it). Whether it
+ * goes on the page; when not, the row callback returns pg->more (1 stops
+ * the store's read: the page is full). */
+static bool page_take(struct page *pg, int64_t id, bool allowed)
+{
+	pg->seen++;
+	pg->seen_id = id;
+	if (!allowed)
+		return false;
+	if (pg->n == pg->limit) {
+		pg->more = true;
+		return false;
+	}
+	pg->n++;
+	pg->last = id;
+	return true;
+}
+
+static int page_add(struct page *pg, json_t *row)
+{
+	return json_array_append_new(pg->a, row) ? -ENOMEM : 0;
+}
+
+/* Fill the page through pg->read(pg, filter). Filtered, the filter's
+ * limit becomes chunk and its cursor moves past each chunk read, until
+ * the page is full, a chunk comes short, or the cursor reaches stop. */
+static int page_read(struct page *pg, void *filter, uint32_t *limit,
+		     int64_t *cursor, uint32_t chunk, int64_t stop)
+{
+	int r;
+	if (!pg->a)
+		return -ENOMEM;
+	if (!pg->filter)
+		return pg->read(pg, filter);
+	*limit = chunk;
+	do {
+		pg->seen = 0;
+		r = pg->read(pg, filter);
+		*cursor = pg->seen_id;
+	} while (r >= 0 && !pg->more && pg->seen == chunk &&
+		 pg->seen_id > stop);
+	return r > 0 ? 0 : r;
+}
+
+/* The answer: {"<name>": [...], "<next>": last id or null}. */
+static void page_reply(struct page *pg, const char *name, const char *next)
+{
+	api__reply_json(pg->rc, 200, json_pack("{s:o,s:o}", name, pg->a,
+					       next, pg->more ?
+					       json_integer(pg->last) :
+					       json_null()));
+}
 
 static int list_households_cb(const struct household *h, void *ud)
 {
-	struct list_ctx *c = ud;
-	c->seen++;
-	c->seen_id = h->id;
-	if (c->rc && !api__group_allowed(c->rc, h->group_id))
-		return 0;   /* another group than a manager's */
-	if (c->limit && c->n == c->limit) {
-		c->more = true;
-		return 1;  /* stop: one past the page tells us there is more */
-	}
-	c->n++;
-	c->last_id = h->id;
-	return json_array_append_new(c->a, household_json(h)) ? -ENOMEM : 0;
+	struct page *pg = ud;
+	/* a manager's groups only */
+	if (!page_take(pg, h->id, !pg->filter ||
+		       api__group_allowed(pg->rc, h->group_id)))
+		return pg->more;
+	return page_add(pg, household_json(h));
+}
+
+static int households_read(struct page *pg, void *f)
+{
+	return store_household_list(pg->rc->api->deps.store, f,
+				    list_households_cb, pg);
 }
 
 static void h_households_list(struct rctx *rc)
@@ -744,32 +663,15 @@ static void h_households_list(struct rctx *rc)
 		if (!api__group_ok(rc, f.group_id, "read"))
 			return;
 	}
-	struct list_ctx c = { .a = json_array(), .limit = (uint32_t)limit };
-	int r = c.a ? 0 : -ENOMEM;
-	if (r == 0 && api__filtered(rc) && !f.group_id) {
-		/* A manager's households only: read on in chunks past the
-		 * other groups' until the page is full. */
-		c.rc = rc;
-		f.limit = 1000;
-		do {
-			c.seen = 0;
-			r = store_household_list(rc->api->deps.store, &f,
-						 list_households_cb, &c);
-			f.after_id = c.seen_id;
-		} while (r >= 0 && !c.more && c.seen == f.limit);
-		if (r > 0)
-			r = 0;
-	} else if (r == 0) {
-		r = store_household_list(rc->api->deps.store, &f,
-					 list_households_cb, &c);
-	}
+	struct page pg;
+	page_init(&pg, rc, api__filtered(rc) && !f.group_id, limit);
+	pg.read = households_read;
+	int r = page_read(&pg, &f, &f.limit, &f.after_id, 1000, 0);
 	if (r < 0) {
-		json_decref(c.a);
+		json_decref(pg.a);
 		return reply_errno(rc, r, NULL, "households");
 	}
-	api__reply_json(rc, 200, json_pack("{s:o,s:o}", "households", c.a,
-				      "next_after", c.more ?
-				      json_integer(c.last_id) : json_null()));
+	page_reply(&pg, "households", "next_after");
 }
 
 static void h_household_get(struct rctx *rc)
@@ -828,7 +730,7 @@ static void household_write(struct rctx *rc, int64_t id)
 	struct verrors ve = { 0 };
 	struct household_patch p = { 0 };
 	const char *storage[HOUSEHOLD_MAX_PHONES] = { 0 };
-	household_patch_from_json(o, &p, storage, &ve);
+	api_body_household(o, &p, storage, &ve);
 	if (ve.n == 0 && !household_write_ok(rc, id, &p)) {
 		verrors_clear(&ve);
 		json_decref(o);
@@ -1427,112 +1329,14 @@ static json_t *broadcast_json(struct rctx *rc, const struct broadcast *b,
 	return o;
 }
 
-/* A time member: a string as typed, or an integer of ms. */
-static void member_time(json_t *o, const char *key, struct btime *t,
-			struct verrors *ve)
-{
-	json_t *v = json_object_get(o, key);
-	*t = (struct btime){ 0 };
-	if (!v || json_is_null(v))
-		return;
-	if (json_is_string(v))
-		t->text = json_string_value(v);
-	else if (json_is_integer(v))
-		t->ms = json_integer_value(v);
-	else
-		verrors_add(ve, key, "wrong_type", "%s must be a time like "
-			    "\"19:30 05/12/2026\" or milliseconds", key);
-}
-
-static const char *const broadcast_keys[] = {
-	"kind", "priority", "title", "body", "place", "agenda", "starts_at",
-	"send_at", "expires_at", "groups", "reminders", "idempotency_key",
-};
-
-#define REQ_MAX_LIST 64
-
-struct breq_storage {
-	const char *groups[REQ_MAX_LIST];
-	const char *reminders[REQ_MAX_LIST];
-};
-
-static int string_list(json_t *o, const char *key, const char **dst,
-		       size_t *n, struct verrors *ve)
-{
-	json_t *v = json_object_get(o, key);
-	*n = 0;
-	if (!v || json_is_null(v))
-		return 0;
-	if (json_is_string(v)) {
-		dst[(*n)++] = json_string_value(v);
-		return 0;
-	}
-	if (!json_is_array(v)) {
-		verrors_add(ve, key, "wrong_type", "%s must be a list of "
-			    "strings", key);
-		return -EINVAL;
-	}
-	if (json_array_size(v) > REQ_MAX_LIST) {
-		verrors_add(ve, key, "too_many", "%s has %zu entries, at most "
-			    "%d", key, json_array_size(v), REQ_MAX_LIST);
-		return -EINVAL;
-	}
-	size_t i;
-	json_t *e;
-	json_array_foreach(v, i, e) {
-		if (!json_is_string(e) || strlen(json_string_value(e)) !=
-					  json_string_length(e)) {
-			char f[48];
-			snprintf(f, sizeof f, "%s[%zu]", key, i);
-			verrors_add(ve, f, json_is_string(e) ? "invalid" :
-				    "wrong_type", json_is_string(e) ?
-				    "%s contains a NUL byte" :
-				    "%s must be a string", f);
-			return -EINVAL;
-		}
-		dst[(*n)++] = json_string_value(e);
-	}
-	return 0;
-}
-
+/* The body of a broadcast: the Idempotency-Key header wins. */
 static void breq_from_json(struct rctx *rc, json_t *o,
-			   struct broadcast_req *req, struct breq_storage *st,
-			   struct verrors *ve)
+			   struct broadcast_req *req,
+			   struct api_breq_storage *st, struct verrors *ve)
 {
-	const char *key;
-	json_t *v;
-	json_object_foreach(o, key, v) {
-		bool known = false;
-		for (size_t i = 0; i < ARRAY_SIZE(broadcast_keys); i++)
-			known |= streq(key, broadcast_keys[i]);
-		if (!known)
-			verrors_add(ve, key, "unknown_field",
-				    "unknown field '%.64s'", key);
-	}
-	*req = (struct broadcast_req){ 0 };
-	member_str(o, "kind", &req->kind, ve);
-	member_str(o, "priority", &req->priority, ve);
-	member_str(o, "title", &req->title, ve);
-	member_str(o, "body", &req->body, ve);
-	member_str(o, "place", &req->place, ve);
-	member_str(o, "agenda", &req->agenda, ve);
-	member_str(o, "idempotency_key", &req->idem_key, ve);
-	const char *hdr = MHD_lookup_connection_value(rc->conn,
-						      MHD_HEADER_KIND,
-						      "Idempotency-Key");
-	if (hdr && *hdr)
-		req->idem_key = hdr;
-	member_time(o, "starts_at", &req->starts_at, ve);
-	member_time(o, "send_at", &req->send_at, ve);
-	member_time(o, "expires_at", &req->expires_at, ve);
-	json_t *g = json_object_get(o, "groups");
-	if (json_is_string(g) && streq(json_string_value(g), "all"))
-		req->all_groups = true;
-	else if (string_list(o, "groups", st->groups, &req->ngroups, ve) == 0)
-		req->groups = st->groups;
-	if (string_list(o, "reminders", st->reminders, &req->nreminders,
-			ve) == 0)
-		req->reminders = st->reminders;
+	api_body_broadcast(o, MHD_lookup_connection_value(
+				   rc->conn, MHD_HEADER_KIND,
+				   "Idempotency-Key"), req, st, ve);
 }
 
 static void h_broadcast_create(struct rctx *rc)
@@ -1542,7 +1346,7 @@ static void h_broadcast_create(struct rctx *rc)
 		return;
 	struct verrors ve = { 0 };
 	struct broadcast_req req;
-	struct breq_storage st;
+	struct api_breq_storage st;
 	breq_from_json(rc, o, &req, &st, &ve);
 	struct broadcast b = { 0 };
 	bool existing = false;
@@ -1590,7 +1394,7 @@ static void h_broadcast_preview(struct rctx *rc)
 		return;
 	struct verrors ve = { 0 };
 	struct broadcast_req req;
-	struct breq_storage st;
+	struct api_breq_storage st;
 	breq_from_json(rc, o, &req, &st, &ve);
 	struct broadcast b = { 0 };
 	int r = ve.n ? -EINVAL : broadcast_build(rc->api->deps.bc, &req,
@@ -1626,31 +1430,18 @@ static void h_broadcast_preview(struct rctx *rc)
 	json_decref(o);
 }
 
-struct blist_ctx {
-	struct rctx *rc;
-	json_t *a;
-	uint32_t limit, n;
-	int64_t last;
-	bool more;
-	uint32_t seen;
-	int64_t seen_id;
-};
-
 static int blist_cb(const struct broadcast *b, void *ud)
 {
-	struct blist_ctx *c = ud;
-	c->seen++;
-	c->seen_id = b->id;
-	if (api__filtered(c->rc) && !api__broadcast_allowed(c->rc, b))
-		return 0;
-	if (c->n == c->limit) {
-		c->more = true;
-		return 1;
-	}
-	c->n++;
-	c->last = b->id;
-	return json_array_append_new(c->a, broadcast_json(c->rc, b, false)) ?
-		       -ENOMEM : 0;
+	struct page *pg = ud;
+	if (!page_take(pg, b->id, !pg->filter ||
+		       api__broadcast_allowed(pg->rc, b)))
+		return pg->more;
+	return page_add(pg, broadcast_json(pg->rc, b, false));
+}
+
+static int broadcasts_read(struct page *pg, void *f)
+{
+	return store_broadcast_list(pg->rc->api->deps.store, f, blist_cb, pg);
 }
 
 static void h_broadcasts_list(struct rctx *rc)
@@ -1674,32 +1465,16 @@ static void h_broadcasts_list(struct rctx *rc)
 	}
 	if (!api__may(rc, AA_READ, "read broadcasts"))
 		return;
-	struct blist_ctx c = { .rc = rc, .a = json_array(),
-			       .limit = (uint32_t)limit };
-	int r;
-	if (api__filtered(rc)) {
-		/* A manager's broadcasts only: read on past the others. */
-		f.limit = 500;
-		do {
-			c.seen = 0;
-			r = store_broadcast_list(rc->api->deps.store, &f,
-						 blist_cb, &c);
-			f.before_id = c.seen_id;
-		} while (r >= 0 && !c.more && c.seen == f.limit &&
-			 c.seen_id > 1);
-		if (r > 0)
-			r = 0;
-	} else {
-		r = store_broadcast_list(rc->api->deps.store, &f, blist_cb,
-					 &c);
-	}
+	/* a manager's broadcasts only: newest first, down to id 1 */
+	struct page pg;
+	page_init(&pg, rc, api__filtered(rc), limit);
+	pg.read = broadcasts_read;
+	int r = page_read(&pg, &f, &f.limit, &f.before_id, 500, 1);
 	if (r < 0) {
-		json_decref(c.a);
+		json_decref(pg.a);
 		return reply_errno(rc, r, NULL, "broadcasts");
 	}
-	api__reply_json(rc, 200, json_pack("{s:o,s:o}", "broadcasts", c.a,
-				      "next_before", c.more ?
-				      json_integer(c.last) : json_null()));
+	page_reply(&pg, "broadcasts", "next_before");
 }
 
 static int broadcast_id(struct rctx *rc, int64_t *ret)
@@ -1811,25 +1586,15 @@ static void h_broadcast_retry(struct rctx *rc)
 }
 
 struct dlist_ctx {
-	struct rctx *rc;    /* set: filter by the principal's groups */
-	uint32_t seen;
-	int64_t seen_id;
-	json_t *a;
-	uint32_t limit, n;
-	int64_t last;
-	bool more;
+	struct page pg;
 	int64_t unconfirmed_before;   /* sent before this: unconfirmed */
 };
 
 static int dlist_cb(const struct delivery_row *d, void *ud)
 {
 	struct dlist_ctx *c = ud;
-	if (c->n == c->limit) {
-		c->more = true;
-		return 1;
-	}
-	c->n++;
-	c->last = d->id;
+	if (!page_take(&c->pg, d->id, true))
+		return c->pg.more;
 	json_t *o = json_pack(
 		"{s:I,s:i,s:I,s:o,s:o,s:o,s:o,s:s,s:o,s:o,s:i,s:b,s:o,s:o,"
 		"s:o,s:o,s:I,s:o,s:o}",
@@ -1854,7 +1619,12 @@ static int dlist_cb(const struct delivery_row *d, void *ud)
 		json_object_set_new(o, "unconfirmed", json_boolean(
 			d->status == DS_SENT && d->sent_ms > 0 &&
 			d->sent_ms < c->unconfirmed_before));
-	return json_array_append_new(c->a, o) ? -ENOMEM : 0;
+	return page_add(&c->pg, o);
+}
+
+static int deliveries_read(struct page *pg, void *f)
+{
+	return store_delivery_list(pg->rc->api->deps.store, f, dlist_cb, pg);
 }
 
 static void h_deliveries(struct rctx *rc)
@@ -1903,16 +1673,15 @@ static void h_deliveries(struct rctx *rc)
 		return api__reply_json(rc, 200, json_pack(
 			"{s:[],s:n,s:b}", "deliveries", "next_after",
 			"pruned", 1));
-	struct dlist_ctx c = { .a = json_array(), .limit = (uint32_t)limit,
-			       .unconfirmed_before = unc_before };
-	r = store_delivery_list(rc->api->deps.store, &f, dlist_cb, &c);
+	struct dlist_ctx c = { .unconfirmed_before = unc_before };
+	page_init(&c.pg, rc, false, limit);
+	c.pg.read = deliveries_read;
+	r = page_read(&c.pg, &f, &f.limit, &f.after_id, 0, 0);
 	if (r < 0) {
-		json_decref(c.a);
+		json_decref(c.pg.a);
 		return reply_errno(rc, r, NULL, "deliveries");
 	}
-	api__reply_json(rc, 200, json_pack("{s:o,s:o}", "deliveries", c.a,
-				      "next_after", c.more ?
-				      json_integer(c.last) : json_null()));
+	page_reply(&c.pg, "deliveries", "next_after");
 }
 
 /* ---- a household's history; replies ---- */
@@ -1962,10 +1731,8 @@ static int history_key_parse(const char *v, struct history_key *ret)
 }
 
 struct hist_ctx {
-	json_t *a;
-	uint32_t limit, n;
+	struct page pg;
 	struct history_key last;
-	bool more;
 };
 
 static json_t *history_entry_json(const struct history_row *h)
@@ -2002,14 +1769,10 @@ static json_t *history_entry_json(const struct history_row *h)
 static int history_cb(const struct history_row *h, void *ud)
 {
 	struct hist_ctx *c = ud;
-	if (c->n == c->limit) {
-		c->more = true;
-		return 1;
-	}
-	c->n++;
+	if (!page_take(&c->pg, h->key.id, true))
+		return c->pg.more;
 	c->last = h->key;
-	return json_array_append_new(c->a, history_entry_json(h)) ?
-		       -ENOMEM : 0;
+	return page_add(&c->pg, history_entry_json(h));
 }
 
 static void h_household_history(struct rctx *rc)
@@ -2040,38 +1803,32 @@ static void h_household_history(struct rctx *rc)
 		return;
 	if (r < 0 && r != -ENOENT)
 		return reply_errno(rc, r, NULL, "household");
-	struct hist_ctx c = { .a = json_array(), .limit = (uint32_t)limit };
-	r = c.a ? store_household_history(s, id, paged ? &after : NULL,
-					  (uint32_t)limit + 1, history_cb,
-					  &c) : -ENOMEM;
-	if (r == 0 && !hj && !paged && c.n == 0)
+	struct hist_ctx c;
+	page_init(&c.pg, rc, false, limit);
+	r = c.pg.a ? store_household_history(s, id, paged ? &after : NULL,
+					     (uint32_t)limit + 1, history_cb,
+					     &c) : -ENOMEM;
+	if (r == 0 && !hj && !paged && c.pg.n == 0)
 		r = -ENOENT;   /* no household, and nothing it left behind */
 	if (r < 0) {
 		json_decref(hj);
-		json_decref(c.a);
+		json_decref(c.pg.a);
 		return reply_errno(rc, r, NULL, "household");
 	}
 	api__reply_json(rc, 200, json_pack(
 		"{s:I,s:o,s:o,s:o}", "household_id", (json_int_t)id,
-		"household", hj ? hj : json_null(), "entries", c.a,
-		"next_after", c.more ? history_key_json(&c.last) :
-				       json_null()));
+		"household", hj ? hj : json_null(), "entries", c.pg.a,
+		"next_after", c.pg.more ? history_key_json(&c.last) :
+					  json_null()));
 }
 
 static int rlist_cb(const struct reply_row *p, void *ud)
 {
-	struct dlist_ctx *c = ud;
-	c->seen++;
-	c->seen_id = p->id;
-	if (c->rc && !api__group_code_allowed(c->rc, p->group_code))
-		return 0;
-	if (c->n == c->limit) {
-		c->more = true;
-		return 1;
-	}
-	c->n++;
-	c->last = p->id;
-	json_t *o = json_pack(
+	struct page *pg = ud;
+	if (!page_take(pg, p->id, !pg->filter ||
+		       api__group_code_allowed(pg->rc, p->group_code)))
+		return pg->more;
+	return page_add(pg, json_pack(
 		"{s:I,s:I,s:o,s:o,s:o,s:s,s:o,s:o,s:s,s:s}",
 		"id", (json_int_t)p->id,
 		"received_ms", (json_int_t)p->received_ms,
@@ -2082,8 +1839,12 @@ static int rlist_cb(const struct reply_row *p, void *ud)
 		"rsvp", rsvp_json(p->rsvp),
 		"broadcast_id", id_or_null(p->broadcast_id),
 		"provider", provider_name(p->provider),
-		"sender", p->sender ? p->sender : "");
-	return json_array_append_new(c->a, o) ? -ENOMEM : 0;
+		"sender", p->sender ? p->sender : ""));
+}
+
+static int replies_read(struct page *pg, void *f)
+{
+	return store_reply_list(pg->rc->api->deps.store, f, rlist_cb, pg);
 }
 
 static void h_replies(struct rctx *rc)
@@ -2131,29 +1892,15 @@ static void h_replies(struct rctx *rc)
 	}
 	if (!api__may(rc, AA_READ, "read replies"))
 		return;
-	struct dlist_ctx c = { .a = json_array(), .limit = (uint32_t)limit };
-	int r = c.a ? 0 : -ENOMEM;
-	if (r == 0 && api__filtered(rc) && !f.group_id) {
-		c.rc = rc;
-		f.limit = 1000;
-		do {
-			c.seen = 0;
-			r = store_reply_list(rc->api->deps.store, &f,
-					     rlist_cb, &c);
-			f.after_id = c.seen_id;
-		} while (r >= 0 && !c.more && c.seen == f.limit);
-		if (r > 0)
-			r = 0;
-	} else if (r == 0) {
-		r = store_reply_list(rc->api->deps.store, &f, rlist_cb, &c);
-	}
+	struct page pg;
+	page_init(&pg, rc, api__filtered(rc) && !f.group_id, limit);
+	pg.read = replies_read;
+	int r = page_read(&pg, &f, &f.limit, &f.after_id, 1000, 0);
 	if (r < 0) {
-		json_decref(c.a);
+		json_decref(pg.a);
 		return reply_errno(rc, r, NULL, "replies");
 	}
-	api__reply_json(rc, 200, json_pack("{s:o,s:o}", "replies", c.a,
-				      "next_after", c.more ?
-				      json_integer(c.last) : json_null()));
+	page_reply(&pg, "replies", "next_after");
 }
 
 /* A consistent copy of the database, streamed back: written next to the

@@ -118,8 +118,12 @@ int channel__json_set_str(json_t *obj, const char *key, const char *value);
 /* Percent-encode for application/x-www-form-urlencoded and URL queries:
  * [A-Za-z0-9-._~] as is, everything else %XX (space is %20). */
 int channel__urlencode_append(struct buf *b, const char *s);
-/* Append "name=value", preceded by '&' unless b is empty. */
-int channel__form_add(struct buf *b, const char *name, const char *value);
+/* The drivers' name for channel_form_add (channel.h). */
+static inline int channel__form_add(struct buf *b, const char *name,
+				    const char *value)
+{
+	return channel_form_add(b, name, value);
+}
 
 /* ---- classify helpers ---- */
 

@@ -290,7 +290,7 @@ int channel__urlencode_append(struct buf *b, const char *s)
 	return 0;
 }
 
-int channel__form_add(struct buf *b, const char *name, const char *value)
+int channel_form_add(struct buf *b, const char *name, const char *value)
 {
 	int r = 0;
 	if (b->len)

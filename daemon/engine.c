@@ -1088,21 +1088,6 @@ static void token_done_cb(void *ud, const struct http_response *resp)
 	kick(e);
 }
 
-static int form_escape(struct buf *b, const char *s)
-{
-	int r = 0;
-	for (; *s && r == 0; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
-		    ch == '.' || ch == '~')
-			r = buf_append(b, s, 1);
-		else
-			r = buf_printf(b, "%%%02X", ch);
-	}
-	return r;
-}
-
 static void token_refresh_start(struct chan *c)
 {
 	struct engine *e = c->e;
@@ -1110,10 +1095,10 @@ static void token_refresh_start(struct chan *c)
 		return;
 	struct buf body;
 	buf_init(&body, 8192);
-	int r = buf_printf(&body, "app_id=");
-	r = r ?: form_escape(&body, c->cfg->app_id ? c->cfg->app_id : "");
-	r = r ?: buf_printf(&body, "&grant_type=refresh_token&refresh_token=");
-	r = r ?: form_escape(&body, c->refresh_token);
+	int r = channel_form_add(&body, "app_id",
+				 c->cfg->app_id ? c->cfg->app_id : "");
+	r = r ?: channel_form_add(&body, "grant_type", "refresh_token");
+	r = r ?: channel_form_add(&body, "refresh_token", c->refresh_token);
 	char hdr[600];
 	snprintf(hdr, sizeof hdr, "secret_key: %s", c->app_secret);
 	const char *headers[] = {

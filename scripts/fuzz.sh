@@ -8,7 +8,7 @@ set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-"csv phone config when template channel webhooks"}
+targets=${*:-"csv phone config when template channel webhooks auth api"}
 sh scripts/deps.sh
 CC=clang sh scripts/build.sh build-fuzz -Db_sanitize=address,undefined \
 	-Db_lundef=false -Dfuzz=true --buildtype=debugoptimized

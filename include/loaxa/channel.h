@@ -70,6 +70,13 @@ struct channel_request {
 };
 void channel_request_clear(struct channel_request *r);
 
+struct buf;
+/* Append "name=value" to an application/x-www-form-urlencoded body, with
+ * '&' first unless b is empty: [A-Za-z0-9-._~] as is, every other byte
+ * %XX (space is %20). The drivers' bodies and the engine's token
+ * refresh. */
+int channel_form_add(struct buf *b, const char *name, const char *value);
+
 /* -EINVAL with a reason in err when the message cannot be expressed (bad
  * recipient for this driver, missing setting). */
 int channel_build(const struct channel_settings *s,
