@@ -48,6 +48,7 @@ enum {
 	TK_GET,
 	TK_PUT,
 	DL_UPDATE_LATE,
+	DL_CANCEL_REQUEUED,
 	RC_INSERT,
 	DL_STATUS_OF,
 	DL_BY_MSG,
@@ -221,6 +222,14 @@ static const char *const bst_sql[BST_MAX] = {
 		" final_ms = CASE WHEN ?2 IN (2, 5, 6, 7, 8) THEN ?11"
 		"  ELSE NULL END,"
 		" updated_ms = ?11 WHERE id = ?1 AND status IN (0, 1)",
+	/* A try that ends "queued again" while its broadcast was cancelled
+	 * (the request was in flight at the cancel): nothing will send it,
+	 * so it ends cancelled. */
+	[DL_CANCEL_REQUEUED] =
+		"UPDATE deliveries SET status = 7, code = 'cancelled',"
+		" final_ms = ?2, updated_ms = ?2 WHERE id = ?1 AND status = 0"
+		" AND broadcast_id IN (SELECT id FROM broadcasts"
+		"  WHERE state = 3)",
 	[AT_INSERT] =
 		"INSERT INTO attempts(delivery_id, at_ms, channel, http_status,"
 		" outcome, code, message, latency_ms)"
@@ -248,7 +257,10 @@ static const char *const bst_sql[BST_MAX] = {
 	[DL_REQUEUE] =
 		"UPDATE deliveries SET status = 0, chain_pos = 0, attempts = 0,"
 		" next_at_ms = ?2, final_ms = NULL, updated_ms = ?2"
-		" WHERE broadcast_id = ?1 AND status = 5",
+		" WHERE broadcast_id = ?1 AND status = 5"
+		/* never past a deadline: nothing would send or expire it */
+		" AND wave_id IN (SELECT id FROM waves WHERE broadcast_id = ?1"
+		"  AND expires_ms > ?2)",
 	[DL_COUNT_STATUS] =
 		"SELECT '', status, count(*) FROM deliveries"
 		" WHERE broadcast_id = ?1 GROUP BY status",
@@ -1339,6 +1351,15 @@ int store_delivery_update(struct store *s, const struct delivery_update *u)
 		store__bind_str(st, 6, u->code, &rc);
 		store__bind_str(st, 7, u->message, &rc);
 		store__bind_i64(st, 8, u->latency_ms, &rc);
+		r = store__bind_check(s, st, rc);
+		if (r == 0)
+			r = store__exec(s, st);
+	}
+	if (r == 0 && moved && u->status == DS_QUEUED) {
+		_cleanup_stmt_ sqlite3_stmt *st = STMT(s, DL_CANCEL_REQUEUED);
+		int rc = SQLITE_OK;
+		store__bind_i64(st, 1, u->id, &rc);
+		store__bind_i64(st, 2, u->now_ms, &rc);
 		r = store__bind_check(s, st, rc);
 		if (r == 0)
 			r = store__exec(s, st);

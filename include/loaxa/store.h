@@ -270,7 +270,8 @@ int store_delivery_update(struct store *s, const struct delivery_update *u);
  * flagged as a possible duplicate. Returns the count. */
 int store_delivery_recover(struct store *s, int64_t now_ms);
 /* queued -> expired for a wave; queued -> cancelled for a broadcast;
- * failed -> queued (retry). Return the number of deliveries changed. */
+ * failed -> queued (retry; only in waves whose deadline has not passed).
+ * Return the number of deliveries changed. */
 int store_wave_expire(struct store *s, int64_t wave_id, int64_t now_ms);
 int store_broadcast_cancel_queued(struct store *s, int64_t id, int64_t now_ms);
 int store_broadcast_requeue_failed(struct store *s, int64_t id,

@@ -303,6 +303,12 @@ static void test_requeue_and_list(void **state)
 	rc = (struct row_ctx){ 0 };
 	assert_int_equal(store_delivery_list(f->s, &fl, row_cb, &rc), 0);
 	assert_int_equal(rc.n, 0);
+	/* past the wave's deadline nothing is queued again: nothing would
+	 * ever send or expire it */
+	u.id = dc.ids[1];
+	assert_int_equal(store_delivery_update(f->s, &u), 0);
+	assert_int_equal(store_broadcast_requeue_failed(f->s, id, 10000), 0);
+	assert_int_equal(store_broadcast_requeue_failed(f->s, id, 9999), 1);
 	/* filter by group and paging */
 	fl = (struct delivery_filter){ .broadcast_id = id, .status = -1,
 				       .group_id = f->g2, .limit = 3 };
@@ -360,6 +366,29 @@ static void test_recover_cancelled(void **state)
 	c = counts(f, live);
 	assert_int_equal(c.n[DS_SENDING], 0);
 	assert_int_equal(c.n[DS_QUEUED], 5);
+
+	/* in flight when its broadcast is cancelled, then a transient
+	 * failure would queue it again: it ends cancelled instead */
+	struct due_ctx d3 = { 0 };
+	assert_int_equal(store_delivery_due(f->s, w2[0].id, 4000, 1, due_cb,
+					    &d3), 0);
+	assert_int_equal(d3.n, 1);
+	assert_int_equal(store_delivery_mark_sending(f->s, d3.ids[0], 0, "zns",
+						     "+84912000000", 4000), 0);
+	assert_int_equal(store_broadcast_set_state(f->s, live, BS_CANCELLED,
+						   4100), 0);
+	assert_int_equal(store_broadcast_cancel_queued(f->s, live, 4100), 4);
+	struct delivery_update u = { .id = d3.ids[0], .status = DS_QUEUED,
+				     .attempts = 1, .next_at_ms = 9000,
+				     .code = "503", .message = "busy",
+				     .sms_encoding = -1, .now_ms = 4200,
+				     .channel = "zns", .http_status = 503,
+				     .outcome = 4 };
+	assert_int_equal(store_delivery_update(f->s, &u), 0);
+	c = counts(f, live);
+	assert_int_equal(c.n[DS_QUEUED], 0);
+	assert_int_equal(c.n[DS_SENDING], 0);
+	assert_int_equal(c.n[DS_CANCELLED], 5);
 }
 
 static void test_tokens(void **state)
