@@ -72,7 +72,9 @@ int notify__send(const char *msg)
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	ssize_t r = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL,
+	/* never wait: a notify socket nobody reads must not stall the loop
+	 * (the message is dropped, and a warning logged once) */
+	ssize_t r = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT,
 			   (struct sockaddr *)&sa, len);
 	int err = errno;
 	close(fd);

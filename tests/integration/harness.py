@@ -437,6 +437,10 @@ class Daemon:
         """One request on a fresh connection. body: dict/list (sent as
         JSON), str (UTF-8), bytes (as is) or None. Returns a Response
         that unpacks as (status, headers, json-or-bytes)."""
+        # systemd reads every notification; so must we, or loaxad's
+        # sd_notify (a blocking send) waits once ten are unread
+        if self.proc is not None:
+            self.drain_notify()
         hdrs = {}
         if isinstance(body, (dict, list)):
             body = json.dumps(body, ensure_ascii=False).encode("utf-8")
