@@ -19,12 +19,14 @@ import http.client
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.parse
@@ -169,6 +171,7 @@ class Daemon:
         self.proc = None
         self.notify_sock = None
         self.notify_msgs = []
+        self.notify_lock = threading.Lock()
         self.final_log = None
         self.closed = False
         self.start_failed = False
@@ -250,28 +253,24 @@ class Daemon:
 
     def _recv_notify(self, timeout):
         """Wait up to timeout for one datagram; store and return it."""
-        self.notify_sock.settimeout(timeout)
-        try:
+        with self.notify_lock:
+            if not select.select([self.notify_sock], [], [], timeout)[0]:
+                return None
             data = self.notify_sock.recv(65536)
-        except socket.timeout:
-            return None
         msg = data.decode("utf-8", "replace")
         self.notify_msgs.append(msg)
         return msg
 
     def drain_notify(self):
+        """Read what is waiting, without blocking. Safe from several
+        threads (request() calls it): the socket's blocking mode is never
+        changed, each read says MSG_DONTWAIT."""
         if self.notify_sock is None:
             return
-        self.notify_sock.setblocking(False)
-        try:
-            while True:
-                try:
-                    data = self.notify_sock.recv(65536)
-                except (BlockingIOError, InterruptedError):
-                    break
+        with self.notify_lock:
+            while select.select([self.notify_sock], [], [], 0)[0]:
+                data = self.notify_sock.recv(65536)
                 self.notify_msgs.append(data.decode("utf-8", "replace"))
-        finally:
-            self.notify_sock.setblocking(True)
 
     def notified(self, assignment):
         """True if some datagram so far held this line (e.g. READY=1)."""
