@@ -79,6 +79,11 @@ struct chan {
 	enum breaker br;
 	unsigned failures;      /* consecutive transient failures */
 	uint64_t br_until, br_cooldown;
+	/* 429: the provider's limit is the account's, not one message's.
+	 * Nothing starts before hold_until; then one probe at a time until
+	 * a message is accepted. */
+	uint64_t hold_until;
+	bool hold_probe;
 
 	/* Zalo OAuth */
 	bool oauth, refreshing, token_dirty;
@@ -757,6 +762,10 @@ static uint64_t chan_wait(struct chan *c, uint64_t now, int segs)
 		return UINT64_MAX;
 	if (c->in_flight >= c->cfg->max_in_flight)
 		return UINT64_MAX;
+	if (now < c->hold_until)
+		return c->hold_until - now;
+	if (c->hold_probe && c->in_flight > 0)
+		return UINT64_MAX;
 	if (c->br == BR_OPEN) {
 		if (now < c->br_until)
 			return c->br_until - now;
@@ -930,6 +939,7 @@ static void job_done_cb(void *ud, const struct http_response *resp)
 		u.msg_id = cr.msg_id;
 		c->sent++;
 		c->failures = 0;
+		c->hold_probe = false;
 		if (c->br != BR_CLOSED) {
 			c->br = BR_CLOSED;
 			c->br_cooldown = c->cfg->breaker_cooldown_ms;
@@ -979,14 +989,35 @@ static void job_done_cb(void *ud, const struct http_response *resp)
 	case CHO_TRANSIENT:
 	default: {
 		if (cr.outcome == CHO_RATE_LIMITED) {
+			/* the whole channel waits: Retry-After, else a
+			 * second, doubling while the probes are refused */
+			uint64_t hold = cr.retry_after_ms > 0 ?
+				(uint64_t)cr.retry_after_ms : 1000;
+			if (cr.retry_after_ms <= 0 && c->hold_probe &&
+			    c->hold_until) {
+				uint64_t prev = c->hold_until > j->started ?
+					c->hold_until - j->started : 0;
+				if (prev * 2 > hold)
+					hold = prev * 2;
+			}
+			if (hold > e->cfg->retry_max_ms)
+				hold = e->cfg->retry_max_ms;
+			if (now + hold > c->hold_until)
+				c->hold_until = now + hold;
+			c->hold_probe = true;
 			c->rate_waits++;
 			chan_set_state(c, CS_RATE_LIMITED, "%s: %s", cr.code,
 				       cr.message);
 		} else if (++c->failures >= c->cfg->breaker_failures ||
 			   c->br == BR_HALF_OPEN) {
+			/* doubling while probes fail, up to five minutes
+			 * (or the configured cooldown, when longer): a
+			 * provider back after a long outage is found soon */
+			uint64_t cap = c->cfg->breaker_cooldown_ms > 300000 ?
+				       c->cfg->breaker_cooldown_ms : 300000;
 			if (c->br == BR_HALF_OPEN)
-				c->br_cooldown = c->br_cooldown * 2 >
-					3600000 ? 3600000 : c->br_cooldown * 2;
+				c->br_cooldown = c->br_cooldown * 2 > cap ?
+						 cap : c->br_cooldown * 2;
 			c->br = BR_OPEN;
 			c->br_until = now + c->br_cooldown;
 			chan_set_state(c, CS_CIRCUIT_OPEN, "%u failures in a "

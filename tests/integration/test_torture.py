@@ -165,6 +165,48 @@ class TestOutage(TortureCase):
               % {k: v for k, v in during.items()}, file=sys.stderr)
 
 
+class TestRateLimited(TortureCase):
+    """429 with Retry-After alone (no breaker opens): the limit is the
+    provider account's, so the whole channel waits, not only the message
+    that got the answer; then everything goes through."""
+
+    N = 60
+
+    def test_429_holds_the_channel(self):
+        sb = self.sandbox()
+        d = self.start(sb, [("zns", "zns", {
+            "rate": "200", "max_in_flight": "4",
+            "breaker_failures": "1000"})],
+            retry_initial="1s", retry_max="2s")
+        self.import_phones(d, "2A", tb.phone_range("0912", 210000, self.N))
+        secs = 4.0
+        sb.behaviour({"provider": "zns", "mode": "429", "retry_after": 1,
+                      "for_ms": int((secs + 5) * 1000)})
+        t0 = time.time()
+        bid = self.create(d, {
+            "kind": "notice", "title": "Cúp điện",
+            "body": "Mai cúp điện buổi sáng.", "groups": ["2A"]})["id"]
+        states = set()
+        end = time.monotonic() + secs
+        while time.monotonic() < end:
+            self.assertUp(d)
+            states.add(self.chan_status(d, "zns")["state"])
+            time.sleep(0.1)
+        t1 = time.time()
+        sb.clear_behaviour()
+        per_sec = [p for p in sb.stats()["per_second"]
+                   if p["provider"] == "zns" and int(t0) <= p["t"] <= int(t1)]
+        total = sum(p["n"] for p in per_sec)
+        # without the hold: 200/s for 4 s. With it: the first few in
+        # flight, then about one probe per Retry-After.
+        self.assertLessEqual(total, 20, "requests during the 429s: %r"
+                             % per_sec)
+        self.assertIn("rate_limited", states, states)
+        self.all_sent(d, bid, self.N, 40)
+        self.no_loss(d, bid, self.N)
+        self.assertEqual(self.chan_status(d, "zns")["state"], "ok")
+
+
 # ---------------------------------------------------------------------------
 
 class TestFullDisk(TortureCase):
