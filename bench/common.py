@@ -631,3 +631,73 @@ def main(name, doc, run, households=None, quick_households=None,
         rep.print()
         rep.write(args.json or "/tmp/loaxa-bench-%s.json" % name)
     return rep
+
+
+# ---- torture (crash, outage) ----
+
+STATUS_NAMES = ("queued", "sending", "sent", "delivered", "read", "failed",
+                "expired", "cancelled", "skipped")   # store.h's order
+
+
+def all_deliveries(d, bid, status=None):
+    """Every delivery of a broadcast (GET .../deliveries, 1000 a page)."""
+    out, after = [], None
+    while True:
+        q = "limit=1000"
+        if after is not None:
+            q += "&after=%d" % after
+        if status:
+            q += "&status=" + status
+        r = d.ok("GET", "/v1/broadcasts/%d/deliveries?%s" % (bid, q),
+                 status=(200,))
+        out += r["deliveries"]
+        after = r.get("next_after")
+        if after is None:
+            return out
+
+
+def db_status_counts(db_path, bid):
+    """{status name: deliveries} of a broadcast read from the database
+    file itself (for a loaxad that was just killed: what it had
+    committed), plus 'possible_duplicate' and 'total'."""
+    con = sqlite3.connect(db_path, timeout=60)
+    try:
+        out = {k: 0 for k in STATUS_NAMES}
+        for st, n in con.execute("SELECT status, count(*) FROM deliveries "
+                                 "WHERE broadcast_id = ? GROUP BY status",
+                                 (bid,)):
+            name = STATUS_NAMES[st] if 0 <= st < len(STATUS_NAMES) \
+                else "status_%d" % st
+            out[name] = out.get(name, 0) + n
+        out["possible_duplicate"] = con.execute(
+            "SELECT count(*) FROM deliveries WHERE broadcast_id = ? AND "
+            "possible_dup != 0", (bid,)).fetchone()[0]
+        out["total"] = sum(out[k] for k in STATUS_NAMES)
+        return out
+    finally:
+        con.close()
+
+
+def read_record(path):
+    """The messages a sandbox wrote with --record FILE (one JSON object a
+    line), in arrival order. Stop the sandbox first: it flushes at exit."""
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                out.append(json.loads(line))
+    return out
+
+
+def print_table(head, rows, title=None):
+    """A plain text table: head is a tuple of column names, rows tuples
+    of values (formatted with fmt)."""
+    cells = [tuple(fmt(v) if not isinstance(v, str) else v for v in r)
+             for r in rows]
+    w = [max(len(x[i]) for x in cells + [head]) for i in range(len(head))]
+    if title:
+        print(title)
+    for x in [head] + cells:
+        print("  ".join(c.rjust(w[i]) if i else c.ljust(w[i])
+                        for i, c in enumerate(x)).rstrip())
+    sys.stdout.flush()

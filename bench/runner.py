@@ -20,7 +20,7 @@ sys.path.insert(0, HERE)
 import common as c  # noqa: E402
 
 NAMES = ["ceiling", "fanout", "dispatch", "memory", "ratelimit",
-         "priority", "restart", "storage"]
+         "priority", "restart", "storage", "crash", "outage", "soak"]
 
 
 def wait_idle(limit):
