@@ -43,6 +43,63 @@ static int prep(struct store *s, const char *sql, sqlite3_stmt **ret)
 	return 0;
 }
 
+/* A parameter to bind: an integer, a text (len -1: up to its NUL; NULL
+ * binds SQL NULL) or SQL NULL. Texts must outlive the step: statements
+ * here are finalized before the functions binding them return. */
+struct sql_arg {
+	enum { SQL_ARG_END, SQL_ARG_I64, SQL_ARG_TEXT, SQL_ARG_NULL } type;
+	int64_t i;
+	const char *s;
+	int len;
+};
+#define SQL_I64(v) ((struct sql_arg){ SQL_ARG_I64, (v), NULL, 0 })
+#define SQL_TEXT(v) ((struct sql_arg){ SQL_ARG_TEXT, 0, (v), -1 })
+#define SQL_NULL ((struct sql_arg){ SQL_ARG_NULL, 0, NULL, 0 })
+#define SQL_END ((struct sql_arg){ SQL_ARG_END, 0, NULL, 0 })
+/* The values of ?1, ?2, ... in order. */
+#define SQL_ARGS(...) ((const struct sql_arg[]){ __VA_ARGS__, SQL_END })
+
+static int bind_args(struct store *s, sqlite3_stmt *st,
+		     const struct sql_arg *a)
+{
+	int rc = SQLITE_OK;
+	for (int i = 1; a->type != SQL_ARG_END && rc == SQLITE_OK; a++, i++) {
+		if (a->type == SQL_ARG_I64)
+			rc = sqlite3_bind_int64(st, i, a->i);
+		else if (a->type == SQL_ARG_TEXT && a->s)
+			rc = sqlite3_bind_text(st, i, a->s, a->len,
+					       SQLITE_STATIC);
+		else
+			rc = sqlite3_bind_null(st, i);
+	}
+	return store__bind_check(s, st, rc);
+}
+
+/* Prepare sql and bind its parameters. */
+static int prep_args(struct store *s, const char *sql,
+		     const struct sql_arg *a, sqlite3_stmt **ret)
+{
+	int r = prep(s, sql, ret);
+	return r < 0 ? r : bind_args(s, *ret, a);
+}
+
+/* Prepare, bind and step once: 1 = a row, 0 = none, -errno = failed. */
+static int prep_step(struct store *s, const char *sql,
+		     const struct sql_arg *a, sqlite3_stmt **ret)
+{
+	int r = prep_args(s, sql, a, ret);
+	return r < 0 ? r : store__step(s, *ret);
+}
+
+/* Run a statement that returns no rows; sqlite3_changes() and
+ * sqlite3_last_insert_rowid() tell the rest. */
+static int run(struct store *s, const char *sql, const struct sql_arg *a)
+{
+	_cleanup_finalize_ sqlite3_stmt *st = NULL;
+	int r = prep_args(s, sql, a, &st);
+	return r < 0 ? r : store__exec(s, st);
+}
+
 static int64_t col_i64(sqlite3_stmt *st, int i)
 {
 	return sqlite3_column_type(st, i) == SQLITE_NULL ? 0 :
@@ -121,37 +178,39 @@ static int user_load_groups(struct store *s, struct user *u)
 	if (u->role != ROLE_MANAGER)
 		return 0;
 	_cleanup_finalize_ sqlite3_stmt *st = NULL;
-	int r = prep(s, "SELECT group_id FROM user_groups WHERE user_id = ?1"
-		     " ORDER BY group_id LIMIT ?2", &st);
+	int r = prep_args(s, "SELECT group_id FROM user_groups"
+			  " WHERE user_id = ?1 ORDER BY group_id LIMIT ?2",
+			  SQL_ARGS(SQL_I64(u->id), SQL_I64(AUTH_MAX_GROUPS)),
+			  &st);
 	if (r < 0)
-		return r;
-	int rc = SQLITE_OK;
-	store__bind_i64(st, 1, u->id, &rc);
-	store__bind_i64(st, 2, AUTH_MAX_GROUPS, &rc);
-	if ((r = store__bind_check(s, st, rc)) < 0)
 		return r;
 	while ((r = store__step(s, st)) > 0 && u->ngroups < AUTH_MAX_GROUPS)
 		u->group_ids[u->ngroups++] = sqlite3_column_int64(st, 0);
 	return r < 0 ? r : 0;
 }
 
-/* Run a query returning one user row (bound by the caller's bind). */
-static int user_query_one(struct store *s, sqlite3_stmt *st,
-			  struct user *ret)
+/* Load a manager's groups into u, then copy it to ret (if any). */
+static int user_return(struct store *s, struct user *u, struct user *ret)
 {
-	int r = store__step(s, st);
-	if (r < 0)
-		return r;
-	if (r == 0)
-		return -ENOENT;
-	struct user u;
-	user_from_row(st, 0, &u);
-	r = user_load_groups(s, &u);
+	int r = user_load_groups(s, u);
 	if (r < 0)
 		return r;
 	if (ret)
-		*ret = u;
+		*ret = *u;
 	return 0;
+}
+
+/* Run a query returning one user row: -ENOENT when none. */
+static int user_query_one(struct store *s, const char *sql,
+			  const struct sql_arg *a, struct user *ret)
+{
+	_cleanup_finalize_ sqlite3_stmt *st = NULL;
+	int r = prep_step(s, sql, a, &st);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	struct user u;
+	user_from_row(st, 0, &u);
+	return user_return(s, &u, ret);
 }
 
 static int user_check(struct store *s, const struct user *u, bool name)
@@ -180,46 +239,37 @@ static int user_check(struct store *s, const struct user *u, bool name)
 	return -EINVAL;
 }
 
-static void bind_user_fields(sqlite3_stmt *st, const struct user *u, int *rc)
+/* Check u, then begin the transaction that in_txn() ends. */
+static int user_begin(struct store *s, const struct user *u, bool name)
 {
-	/* ?2 display_name, ?3 role, ?4 pw_hash, ?5 unix_uid, ?6 disabled */
-	store__bind_str(st, 2, u->display_name, rc);
-	store__bind_i64(st, 3, u->role, rc);
-	store__bind_str(st, 4, u->pw_hash[0] ? u->pw_hash : NULL, rc);
-	if (u->unix_uid < 0) {
-		if (*rc == SQLITE_OK)
-			*rc = sqlite3_bind_null(st, 5);
-	} else {
-		store__bind_i64(st, 5, u->unix_uid, rc);
-	}
-	store__bind_i64(st, 6, u->disabled ? 1 : 0, rc);
+	int r = user_check(s, u, name);
+	return r < 0 ? r : store_begin(s);
 }
+
+/* The values of ?2 display_name, ?3 role, ?4 pw_hash, ?5 unix_uid and
+ * ?6 disabled. */
+#define USER_FIELDS(u) \
+	SQL_TEXT((u)->display_name), SQL_I64((u)->role), \
+	SQL_TEXT((u)->pw_hash[0] ? (u)->pw_hash : NULL), \
+	(u)->unix_uid < 0 ? SQL_NULL : SQL_I64((u)->unix_uid), \
+	SQL_I64((u)->disabled ? 1 : 0)
 
 /* Replace the user's groups (kept for managers only). */
 static int user_put_groups(struct store *s, const struct user *u,
 			   int64_t id)
 {
-	_cleanup_finalize_ sqlite3_stmt *del = NULL;
-	int r = prep(s, "DELETE FROM user_groups WHERE user_id = ?1", &del);
-	if (r < 0)
+	int r = run(s, "DELETE FROM user_groups WHERE user_id = ?1",
+		    SQL_ARGS(SQL_I64(id)));
+	if (r < 0 || u->role != ROLE_MANAGER || u->ngroups == 0)
 		return r;
-	int rc = SQLITE_OK;
-	store__bind_i64(del, 1, id, &rc);
-	if ((r = store__bind_check(s, del, rc)) < 0 ||
-	    (r = store__exec(s, del)) < 0)
-		return r;
-	if (u->role != ROLE_MANAGER || u->ngroups == 0)
-		return 0;
 	_cleanup_finalize_ sqlite3_stmt *ins = NULL;
 	r = prep(s, "INSERT OR IGNORE INTO user_groups (user_id, group_id)"
 		 " VALUES (?1, ?2)", &ins);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < u->ngroups; i++) {
-		rc = SQLITE_OK;
-		store__bind_i64(ins, 1, id, &rc);
-		store__bind_i64(ins, 2, u->group_ids[i], &rc);
-		if ((r = store__bind_check(s, ins, rc)) < 0 ||
+		if ((r = bind_args(s, ins, SQL_ARGS(SQL_I64(id),
+				   SQL_I64(u->group_ids[i])))) < 0 ||
 		    (r = store__exec(s, ins)) < 0) {
 			if (r == -EINVAL)
 				store__seterr(s, "no group with id %" PRId64,
@@ -247,36 +297,20 @@ int store_user_add(struct store *s, const struct user *u, int64_t now_ms,
 {
 	if (fails_assert(s))
 		return -EINVAL;
-	int r = user_check(s, u, true);
-	if (r < 0)
-		return r;
-	r = store_begin(s);
+	int r = user_begin(s, u, true);
 	if (r < 0)
 		return r;
 	int64_t id = 0;
-	{
-		_cleanup_finalize_ sqlite3_stmt *st = NULL;
-		r = prep(s, "INSERT INTO users (name, display_name, role,"
-			 " pw_hash, unix_uid, disabled, created_ms,"
-			 " updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-			 " ?7)", &st);
-		if (r >= 0) {
-			int rc = SQLITE_OK;
-			store__bind_str(st, 1, u->name, &rc);
-			bind_user_fields(st, u, &rc);
-			store__bind_i64(st, 7, now_ms, &rc);
-			r = store__bind_check(s, st, rc);
-			if (r >= 0)
-				r = store__exec(s, st);
-			if (r == -EEXIST)
-				store__seterr(s, "user %s or unix uid"
-					      " %" PRId64 " already exists",
-					      u->name, u->unix_uid);
-		}
-		if (r >= 0) {
-			id = sqlite3_last_insert_rowid(s->db);
-			r = user_put_groups(s, u, id);
-		}
+	r = run(s, "INSERT INTO users (name, display_name, role, pw_hash,"
+		" unix_uid, disabled, created_ms, updated_ms)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+		SQL_ARGS(SQL_TEXT(u->name), USER_FIELDS(u), SQL_I64(now_ms)));
+	if (r == -EEXIST)
+		store__seterr(s, "user %s or unix uid %" PRId64
+			      " already exists", u->name, u->unix_uid);
+	if (r >= 0) {
+		id = sqlite3_last_insert_rowid(s->db);
+		r = user_put_groups(s, u, id);
 	}
 	r = in_txn(s, r);
 	if (r < 0)
@@ -291,35 +325,20 @@ int store_user_update(struct store *s, const struct user *u,
 {
 	if (fails_assert(s))
 		return -EINVAL;
-	int r = user_check(s, u, false);
+	int r = user_begin(s, u, false);
 	if (r < 0)
 		return r;
-	r = store_begin(s);
-	if (r < 0)
-		return r;
-	{
-		_cleanup_finalize_ sqlite3_stmt *st = NULL;
-		r = prep(s, "UPDATE users SET display_name = ?2, role = ?3,"
-			 " pw_hash = ?4, unix_uid = ?5, disabled = ?6,"
-			 " updated_ms = ?7 WHERE id = ?1", &st);
-		if (r >= 0) {
-			int rc = SQLITE_OK;
-			store__bind_i64(st, 1, u->id, &rc);
-			bind_user_fields(st, u, &rc);
-			store__bind_i64(st, 7, now_ms, &rc);
-			r = store__bind_check(s, st, rc);
-			if (r >= 0)
-				r = store__exec(s, st);
-			if (r == -EEXIST)
-				store__seterr(s, "unix uid %" PRId64
-					      " already belongs to a user",
-					      u->unix_uid);
-			else if (r >= 0 && sqlite3_changes(s->db) == 0)
-				r = -ENOENT;
-		}
-		if (r >= 0)
-			r = user_put_groups(s, u, u->id);
-	}
+	r = run(s, "UPDATE users SET display_name = ?2, role = ?3,"
+		" pw_hash = ?4, unix_uid = ?5, disabled = ?6, updated_ms = ?7"
+		" WHERE id = ?1",
+		SQL_ARGS(SQL_I64(u->id), USER_FIELDS(u), SQL_I64(now_ms)));
+	if (r == -EEXIST)
+		store__seterr(s, "unix uid %" PRId64
+			      " already belongs to a user", u->unix_uid);
+	else if (r >= 0 && sqlite3_changes(s->db) == 0)
+		r = -ENOENT;
+	if (r >= 0)
+		r = user_put_groups(s, u, u->id);
 	return in_txn(s, r);
 }
 
@@ -327,16 +346,8 @@ int store_user_get(struct store *s, int64_t id, struct user *ret)
 {
 	if (fails_assert(s))
 		return -EINVAL;
-	_cleanup_finalize_ sqlite3_stmt *st = NULL;
-	int r = prep(s, "SELECT " USER_COLS " FROM users u WHERE u.id = ?1",
-		     &st);
-	if (r < 0)
-		return r;
-	int rc = SQLITE_OK;
-	store__bind_i64(st, 1, id, &rc);
-	if ((r = store__bind_check(s, st, rc)) < 0)
-		return r;
-	return user_query_one(s, st, ret);
+	return user_query_one(s, "SELECT " USER_COLS " FROM users u"
+			      " WHERE u.id = ?1", SQL_ARGS(SQL_I64(id)), ret);
 }
 
 int store_user_get_by_name(struct store *s, const char *name,
@@ -346,16 +357,9 @@ int store_user_get_by_name(struct store *s, const char *name,
 		return -EINVAL;
 	if (!user_name_valid(name))
 		return -ENOENT;
-	_cleanup_finalize_ sqlite3_stmt *st = NULL;
-	int r = prep(s, "SELECT " USER_COLS " FROM users u"
-		     " WHERE u.name = ?1 COLLATE NOCASE", &st);
-	if (r < 0)
-		return r;
-	int rc = SQLITE_OK;
-	store__bind_str(st, 1, name, &rc);
-	if ((r = store__bind_check(s, st, rc)) < 0)
-		return r;
-	return user_query_one(s, st, ret);
+	return user_query_one(s, "SELECT " USER_COLS " FROM users u"
+			      " WHERE u.name = ?1 COLLATE NOCASE",
+			      SQL_ARGS(SQL_TEXT(name)), ret);
 }
 
 int store_user_get_by_uid(struct store *s, int64_t uid, struct user *ret)
@@ -364,16 +368,9 @@ int store_user_get_by_uid(struct store *s, int64_t uid, struct user *ret)
 		return -EINVAL;
 	if (uid < 0)
 		return -ENOENT;
-	_cleanup_finalize_ sqlite3_stmt *st = NULL;
-	int r = prep(s, "SELECT " USER_COLS " FROM users u"
-		     " WHERE u.unix_uid = ?1", &st);
-	if (r < 0)
-		return r;
-	int rc = SQLITE_OK;
-	store__bind_i64(st, 1, uid, &rc);
-	if ((r = store__bind_check(s, st, rc)) < 0)
-		return r;
-	return user_query_one(s, st, ret);
+	return user_query_one(s, "SELECT " USER_COLS " FROM users u"
+			      " WHERE u.unix_uid = ?1", SQL_ARGS(SQL_I64(uid)),
+			      ret);
 }
 
 int store_user_list(struct store *s,
@@ -389,7 +386,7 @@ int store_user_list(struct store *s,
 	while ((r = store__step(s, st)) > 0) {
 		struct user u;
 		user_from_row(st, 0, &u);
-		r = user_load_groups(s, &u);
+		r = user_return(s, &u, NULL);
 		if (r < 0)
 			return r;
 		r = cb(&u, ud);
@@ -403,14 +400,8 @@ int store_user_list(struct store *s,
 static int user_exists(struct store *s, int64_t id)
 {
 	_cleanup_finalize_ sqlite3_stmt *st = NULL;
-	int r = prep(s, "SELECT 1 FROM users WHERE id = ?1", &st);
-	if (r < 0)
-		return r;
-	int rc = SQLITE_OK;
-	store__bind_i64(st, 1, id, &rc);
-	if ((r = store__bind_check(s, st, rc)) < 0)
-		return r;
-	r = store__step(s, st);
+	int r = prep_step(s, "SELECT 1 FROM users WHERE id = ?1",
+			  SQL_ARGS(SQL_I64(id)), &st);
 	if (r < 0)
 		return r;
 	if (r == 0) {
@@ -422,26 +413,29 @@ static int user_exists(struct store *s, int64_t id)
 
 /* A write that only refreshes a time: failing it must not refuse the
  * request, unless SQLite rolled the caller's transaction back. */
-static int touch(struct store *s, const char *sql, int64_t a, int64_t b,
-		 const char *key)
+static int touch(struct store *s, const char *sql, const struct sql_arg *a)
 {
-	_cleanup_finalize_ sqlite3_stmt *st = NULL;
-	int r = prep(s, sql, &st);
-	if (r >= 0) {
-		int rc = SQLITE_OK;
-		store__bind_i64(st, 1, a, &rc);
-		store__bind_i64(st, 2, b, &rc);
-		if (key)
-			store__bind_str(st, 3, key, &rc);
-		r = store__bind_check(s, st, rc);
-		if (r >= 0)
-			r = store__exec(s, st);
-	}
+	int r = run(s, sql, a);
 	if (r < 0) {
 		log_debug(LOG_STORE, "could not record last use: %s",
 			  s->errmsg);
 		return s->aborted ? s->aborted : 0;
 	}
+	return 0;
+}
+
+/* Find by its digest a token's or session's row that starts with the
+ * user's columns; st stays on the row for the columns after them. */
+static int user_by_digest(struct store *s, const char *sql,
+			  const char *digest, sqlite3_stmt **st,
+			  struct user *ret)
+{
+	if (!digest_valid(digest))
+		return -ENOENT;
+	int r = prep_step(s, sql, SQL_ARGS(SQL_TEXT(digest)), st);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	user_from_row(*st, 0, ret);
 	return 0;
 }
 
@@ -467,18 +461,11 @@ int store_token_add(struct store *s, int64_t user_id, const char *digest,
 	int r = user_exists(s, user_id);
 	if (r < 0)
 		return r;
-	_cleanup_finalize_ sqlite3_stmt *st = NULL;
-	r = prep(s, "INSERT INTO api_tokens (user_id, hash, label, created_ms)"
-		 " VALUES (?1, ?2, ?3, ?4)", &st);
+	r = run(s, "INSERT INTO api_tokens (user_id, hash, label, created_ms)"
+		" VALUES (?1, ?2, ?3, ?4)",
+		SQL_ARGS(SQL_I64(user_id), SQL_TEXT(digest), SQL_TEXT(label),
+			 SQL_I64(now_ms)));
 	if (r < 0)
-		return r;
-	int rc = SQLITE_OK;
-	store__bind_i64(st, 1, user_id, &rc);
-	store__bind_str(st, 2, digest, &rc);
-	store__bind_str(st, 3, label, &rc);
-	store__bind_i64(st, 4, now_ms, &rc);
-	if ((r = store__bind_check(s, st, rc)) < 0 ||
-	    (r = store__exec(s, st)) < 0)
 		return r;
 	if (ret_id)
 		*ret_id = sqlite3_last_insert_rowid(s->db);
@@ -490,40 +477,26 @@ int store_token_user(struct store *s, const char *digest, int64_t now_ms,
 {
 	if (fails_assert(s))
 		return -EINVAL;
-	if (!digest_valid(digest))
-		return -ENOENT;
 	_cleanup_finalize_ sqlite3_stmt *st = NULL;
-	int r = prep(s, "SELECT " USER_COLS ", t.id, t.last_used_ms"
-		     " FROM api_tokens t JOIN users u ON u.id = t.user_id"
-		     " WHERE t.hash = ?1 AND u.disabled = 0", &st);
-	if (r < 0)
-		return r;
-	int rc = SQLITE_OK;
-	store__bind_str(st, 1, digest, &rc);
-	if ((r = store__bind_check(s, st, rc)) < 0)
-		return r;
-	r = store__step(s, st);
-	if (r < 0)
-		return r;
-	if (r == 0)
-		return -ENOENT;
 	struct user u;
-	user_from_row(st, 0, &u);
+	int r = user_by_digest(s, "SELECT " USER_COLS ", t.id,"
+			       " t.last_used_ms FROM api_tokens t"
+			       " JOIN users u ON u.id = t.user_id"
+			       " WHERE t.hash = ?1 AND u.disabled = 0",
+			       digest, &st, &u);
+	if (r < 0)
+		return r;
 	int64_t tid = sqlite3_column_int64(st, USER_NCOLS);
 	int64_t last = col_i64(st, USER_NCOLS + 1);
 	sqlite3_reset(st);
 	if (now_ms - last >= TOUCH_EVERY_MS || now_ms < last) {
 		r = touch(s, "UPDATE api_tokens SET last_used_ms = ?2"
-			  " WHERE id = ?1", tid, now_ms, NULL);
+			  " WHERE id = ?1",
+			  SQL_ARGS(SQL_I64(tid), SQL_I64(now_ms)));
 		if (r < 0)
 			return r;
 	}
-	r = user_load_groups(s, &u);
-	if (r < 0)
-		return r;
-	if (ret)
-		*ret = u;
-	return 0;
+	return user_return(s, &u, ret);
 }
 
 int store_token_list(struct store *s, int64_t user_id,
@@ -532,13 +505,10 @@ int store_token_list(struct store *s, int64_t user_id,
 	if (fails_assert(s) || !cb)
 		return -EINVAL;
 	_cleanup_finalize_ sqlite3_stmt *st = NULL;
-	int r = prep(s, "SELECT id, user_id, label, created_ms, last_used_ms"
-		     " FROM api_tokens WHERE user_id = ?1 ORDER BY id", &st);
+	int r = prep_args(s, "SELECT id, user_id, label, created_ms,"
+			  " last_used_ms FROM api_tokens WHERE user_id = ?1"
+			  " ORDER BY id", SQL_ARGS(SQL_I64(user_id)), &st);
 	if (r < 0)
-		return r;
-	int rc = SQLITE_OK;
-	store__bind_i64(st, 1, user_id, &rc);
-	if ((r = store__bind_check(s, st, rc)) < 0)
 		return r;
 	while ((r = store__step(s, st)) > 0) {
 		struct api_token t = {
@@ -559,16 +529,9 @@ int store_token_delete(struct store *s, int64_t user_id, int64_t token_id)
 {
 	if (fails_assert(s))
 		return -EINVAL;
-	_cleanup_finalize_ sqlite3_stmt *st = NULL;
-	int r = prep(s, "DELETE FROM api_tokens WHERE id = ?1"
-		     " AND user_id = ?2", &st);
+	int r = run(s, "DELETE FROM api_tokens WHERE id = ?1 AND user_id = ?2",
+		    SQL_ARGS(SQL_I64(token_id), SQL_I64(user_id)));
 	if (r < 0)
-		return r;
-	int rc = SQLITE_OK;
-	store__bind_i64(st, 1, token_id, &rc);
-	store__bind_i64(st, 2, user_id, &rc);
-	if ((r = store__bind_check(s, st, rc)) < 0 ||
-	    (r = store__exec(s, st)) < 0)
 		return r;
 	return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
 }
@@ -589,22 +552,12 @@ int store_session_add(struct store *s, const char *digest, int64_t user_id,
 	int r = user_exists(s, user_id);
 	if (r < 0)
 		return r;
-	_cleanup_finalize_ sqlite3_stmt *st = NULL;
-	r = prep(s, "INSERT INTO sessions (hash, user_id, csrf, origin,"
-		 " created_ms, seen_ms, expires_ms)"
-		 " VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)", &st);
-	if (r < 0)
-		return r;
-	int rc = SQLITE_OK;
-	store__bind_str(st, 1, digest, &rc);
-	store__bind_i64(st, 2, user_id, &rc);
-	store__bind_str(st, 3, csrf, &rc);
-	store__bind_str(st, 4, origin ? origin : "", &rc);
-	store__bind_i64(st, 5, now_ms, &rc);
-	store__bind_i64(st, 6, expires_ms, &rc);
-	if ((r = store__bind_check(s, st, rc)) < 0)
-		return r;
-	return store__exec(s, st);
+	return run(s, "INSERT INTO sessions (hash, user_id, csrf, origin,"
+		   " created_ms, seen_ms, expires_ms)"
+		   " VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+		   SQL_ARGS(SQL_TEXT(digest), SQL_I64(user_id), SQL_TEXT(csrf),
+			    SQL_TEXT(origin ? origin : ""), SQL_I64(now_ms),
+			    SQL_I64(expires_ms)));
 }
 
 int store_session_user(struct store *s, const char *digest, int64_t now_ms,
@@ -613,35 +566,23 @@ int store_session_user(struct store *s, const char *digest, int64_t now_ms,
 {
 	if (fails_assert(s))
 		return -EINVAL;
-	if (!digest_valid(digest))
-		return -ENOENT;
 	_cleanup_finalize_ sqlite3_stmt *st = NULL;
-	int r = prep(s, "SELECT " USER_COLS ", s.csrf, s.seen_ms,"
-		     " s.expires_ms FROM sessions s"
-		     " JOIN users u ON u.id = s.user_id WHERE s.hash = ?1",
-		     &st);
-	if (r < 0)
-		return r;
-	int rc = SQLITE_OK;
-	store__bind_str(st, 1, digest, &rc);
-	if ((r = store__bind_check(s, st, rc)) < 0)
-		return r;
-	r = store__step(s, st);
-	if (r < 0)
-		return r;
-	if (r == 0)
-		return -ENOENT;
 	struct user u;
+	int r = user_by_digest(s, "SELECT " USER_COLS ", s.csrf, s.seen_ms,"
+			       " s.expires_ms FROM sessions s"
+			       " JOIN users u ON u.id = s.user_id"
+			       " WHERE s.hash = ?1", digest, &st, &u);
+	if (r < 0)
+		return r;
 	char tok[AUTH_TOKEN_MAX];
-	user_from_row(st, 0, &u);
 	col_copy(st, USER_NCOLS, tok, sizeof tok);
 	int64_t seen = col_i64(st, USER_NCOLS + 1);
 	int64_t expires = col_i64(st, USER_NCOLS + 2);
 	sqlite3_reset(st);
 	if (expires <= now_ms) {
 		/* gone: forget it now rather than at the next prune */
-		r = touch(s, "DELETE FROM sessions WHERE hash = ?3", 0, 0,
-			  digest);
+		r = touch(s, "DELETE FROM sessions WHERE hash = ?1",
+			  SQL_ARGS(SQL_TEXT(digest)));
 		return r < 0 ? r : -ENOENT;
 	}
 	if (u.disabled)
@@ -650,15 +591,15 @@ int store_session_user(struct store *s, const char *digest, int64_t now_ms,
 	    (now_ms - seen >= TOUCH_EVERY_MS || now_ms < seen)) {
 		r = touch(s, "UPDATE sessions SET seen_ms = ?1,"
 			  " expires_ms = ?2 WHERE hash = ?3",
-			  now_ms, now_ms + lifetime_ms, digest);
+			  SQL_ARGS(SQL_I64(now_ms),
+				   SQL_I64(now_ms + lifetime_ms),
+				   SQL_TEXT(digest)));
 		if (r < 0)
 			return r;
 	}
-	r = user_load_groups(s, &u);
+	r = user_return(s, &u, ret);
 	if (r < 0)
 		return r;
-	if (ret)
-		*ret = u;
 	if (csrf)
 		memcpy(csrf, tok, sizeof tok);
 	return 0;
@@ -670,14 +611,9 @@ int store_session_delete(struct store *s, const char *digest)
 		return -EINVAL;
 	if (!digest_valid(digest))
 		return -ENOENT;
-	_cleanup_finalize_ sqlite3_stmt *st = NULL;
-	int r = prep(s, "DELETE FROM sessions WHERE hash = ?1", &st);
+	int r = run(s, "DELETE FROM sessions WHERE hash = ?1",
+		    SQL_ARGS(SQL_TEXT(digest)));
 	if (r < 0)
-		return r;
-	int rc = SQLITE_OK;
-	store__bind_str(st, 1, digest, &rc);
-	if ((r = store__bind_check(s, st, rc)) < 0 ||
-	    (r = store__exec(s, st)) < 0)
 		return r;
 	return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
 }
@@ -686,29 +622,17 @@ int store_session_delete_user(struct store *s, int64_t user_id)
 {
 	if (fails_assert(s))
 		return -EINVAL;
-	_cleanup_finalize_ sqlite3_stmt *st = NULL;
-	int r = prep(s, "DELETE FROM sessions WHERE user_id = ?1", &st);
-	if (r < 0)
-		return r;
-	int rc = SQLITE_OK;
-	store__bind_i64(st, 1, user_id, &rc);
-	if ((r = store__bind_check(s, st, rc)) < 0)
-		return r;
-	return store__exec(s, st);
+	return run(s, "DELETE FROM sessions WHERE user_id = ?1",
+		   SQL_ARGS(SQL_I64(user_id)));
 }
 
 int store_session_prune(struct store *s, int64_t now_ms, int64_t *ret_n)
 {
 	if (fails_assert(s))
 		return -EINVAL;
-	_cleanup_finalize_ sqlite3_stmt *st = NULL;
-	int r = prep(s, "DELETE FROM sessions WHERE expires_ms <= ?1", &st);
+	int r = run(s, "DELETE FROM sessions WHERE expires_ms <= ?1",
+		    SQL_ARGS(SQL_I64(now_ms)));
 	if (r < 0)
-		return r;
-	int rc = SQLITE_OK;
-	store__bind_i64(st, 1, now_ms, &rc);
-	if ((r = store__bind_check(s, st, rc)) < 0 ||
-	    (r = store__exec(s, st)) < 0)
 		return r;
 	if (ret_n)
 		*ret_n = sqlite3_changes(s->db);
@@ -717,13 +641,10 @@ int store_session_prune(struct store *s, int64_t now_ms, int64_t *ret_n)
 
 /* ---- audit -------------------------------------------------------------- */
 
-/* Bind text cut to AUDIT_TEXT_MAX bytes at a character boundary; invalid
+/* Text cut to AUDIT_TEXT_MAX bytes at a character boundary; invalid
  * UTF-8 is stored as "?" rather than refused: the row must be written. */
-static void bind_audit_text(sqlite3_stmt *st, int i, const char *v,
-			    const char *dflt, int *rc)
+static struct sql_arg audit_text(const char *v, const char *dflt)
 {
-	if (*rc != SQLITE_OK)
-		return;
 	if (!v)
 		v = dflt;
 	size_t n = strnlen(v, AUDIT_TEXT_MAX + 1);
@@ -736,7 +657,7 @@ static void bind_audit_text(sqlite3_stmt *st, int i, const char *v,
 		v = "?";
 		n = 1;
 	}
-	*rc = sqlite3_bind_text(st, i, v, (int)n, SQLITE_TRANSIENT);
+	return (struct sql_arg){ SQL_ARG_TEXT, 0, v, (int)n };
 }
 
 int store_audit_add(struct store *s, const struct audit_entry *e)
@@ -747,24 +668,15 @@ int store_audit_add(struct store *s, const struct audit_entry *e)
 		store__seterr(s, "audit entry without an action");
 		return -EINVAL;
 	}
-	_cleanup_finalize_ sqlite3_stmt *st = NULL;
-	int r = prep(s, "INSERT INTO audit (at_ms, user_name, role, origin,"
-		     " action, target, status, detail)"
-		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &st);
-	if (r < 0)
-		return r;
-	int rc = SQLITE_OK;
-	store__bind_i64(st, 1, e->at_ms > 0 ? e->at_ms : util_now_ms(), &rc);
-	bind_audit_text(st, 2, e->user_name, "-", &rc);
-	store__bind_i64(st, 3, e->role, &rc);
-	bind_audit_text(st, 4, e->origin, "", &rc);
-	bind_audit_text(st, 5, e->action, "", &rc);
-	bind_audit_text(st, 6, e->target, "", &rc);
-	store__bind_i64(st, 7, e->status, &rc);
-	bind_audit_text(st, 8, e->detail, "", &rc);
-	if ((r = store__bind_check(s, st, rc)) < 0)
-		return r;
-	return store__exec(s, st);
+	return run(s, "INSERT INTO audit (at_ms, user_name, role, origin,"
+		   " action, target, status, detail)"
+		   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+		   SQL_ARGS(SQL_I64(e->at_ms > 0 ? e->at_ms : util_now_ms()),
+			    audit_text(e->user_name, "-"), SQL_I64(e->role),
+			    audit_text(e->origin, ""),
+			    audit_text(e->action, ""),
+			    audit_text(e->target, ""), SQL_I64(e->status),
+			    audit_text(e->detail, "")));
 }
 
 int store_audit_list(struct store *s, int64_t before_id, int limit,
@@ -778,16 +690,12 @@ int store_audit_list(struct store *s, int64_t before_id, int limit,
 	if (ret_more)
 		*ret_more = false;
 	_cleanup_finalize_ sqlite3_stmt *st = NULL;
-	int r = prep(s, "SELECT id, at_ms, user_name, role, origin, action,"
-		     " target, status, detail FROM audit"
-		     " WHERE ?1 <= 0 OR id < ?1 ORDER BY id DESC LIMIT ?2",
-		     &st);
+	int r = prep_args(s, "SELECT id, at_ms, user_name, role, origin,"
+			  " action, target, status, detail FROM audit"
+			  " WHERE ?1 <= 0 OR id < ?1 ORDER BY id DESC LIMIT ?2",
+			  SQL_ARGS(SQL_I64(before_id),
+				   SQL_I64((int64_t)limit + 1)), &st);
 	if (r < 0)
-		return r;
-	int rc = SQLITE_OK;
-	store__bind_i64(st, 1, before_id, &rc);
-	store__bind_i64(st, 2, (int64_t)limit + 1, &rc);
-	if ((r = store__bind_check(s, st, rc)) < 0)
 		return r;
 	int n = 0;
 	while ((r = store__step(s, st)) > 0) {
