@@ -194,7 +194,15 @@ static const char *const bst_sql[BST_MAX] = {
 		" d.total_attempts, d.possible_dup, d.next_at_ms, h.name,"
 		" g.name, (SELECT e164 FROM phones p WHERE p.household_id ="
 		" d.household_id ORDER BY p.position LIMIT 1),"
-		" h.zalo_user_id, h.messenger_psid"
+		" h.zalo_user_id, h.messenger_psid, d.phone_pos,"
+		/* the phone of rank phone_pos (OFFSET cannot be
+		 * correlated) */
+		" (SELECT e164 FROM phones p WHERE p.household_id ="
+		" d.household_id AND (SELECT count(*) FROM phones q"
+		"  WHERE q.household_id = p.household_id"
+		"  AND q.position < p.position) = d.phone_pos),"
+		" (SELECT count(*) FROM phones p WHERE p.household_id ="
+		" d.household_id)"
 		" FROM deliveries d LEFT JOIN households h"
 		"  ON h.id = d.household_id"
 		" LEFT JOIN groups g ON g.id = d.group_id"
@@ -207,13 +215,16 @@ static const char *const bst_sql[BST_MAX] = {
 		"SELECT EXISTS (SELECT 1 FROM deliveries WHERE wave_id = ?1"
 		" AND status = 0) OR EXISTS (SELECT 1 FROM deliveries"
 		" WHERE status = 1 AND wave_id = ?1)",
+	/* a channel further on the route starts from the first phone */
 	[DL_MARK_SENDING] =
 		"UPDATE deliveries SET status = 1, chain_pos = ?2, channel = ?3,"
+		" phone_pos = CASE WHEN chain_pos = ?2 THEN phone_pos ELSE 0"
+		"  END,"
 		" recipient = ?4, total_attempts = total_attempts + 1,"
 		" updated_ms = ?5 WHERE id = ?1 AND status = 0",
 	[DL_UPDATE] =
 		"UPDATE deliveries SET status = ?2, chain_pos = ?3,"
-		" attempts = ?4, next_at_ms = ?5,"
+		" attempts = ?4, next_at_ms = ?5, phone_pos = ?14,"
 		" msg_id = coalesce(?6, msg_id), code = ?7, message = ?8,"
 		" sms_encoding = coalesce(?9, sms_encoding),"
 		" sms_segments = coalesce(?10, sms_segments),"
@@ -256,7 +267,8 @@ static const char *const bst_sql[BST_MAX] = {
 		" AND status = 0",
 	[DL_REQUEUE] =
 		"UPDATE deliveries SET status = 0, chain_pos = 0, attempts = 0,"
-		" next_at_ms = ?2, final_ms = NULL, updated_ms = ?2"
+		" phone_pos = 0, next_at_ms = ?2, final_ms = NULL,"
+		" updated_ms = ?2"
 		" WHERE broadcast_id = ?1 AND status = 5"
 		/* never past a deadline: nothing would send or expire it */
 		" AND wave_id IN (SELECT id FROM waves WHERE broadcast_id = ?1"
@@ -611,6 +623,7 @@ void delivery_clear(struct delivery *d)
 	free(d->name);
 	free(d->group_name);
 	free(d->phone);
+	free(d->cur_phone);
 	free(d->zalo_user_id);
 	free(d->messenger_psid);
 	*d = (struct delivery){ 0 };
@@ -1074,6 +1087,10 @@ static int delivery_from_row(sqlite3_stmt *st, struct delivery *d)
 		r = store__col_str(st, 14, &d->zalo_user_id);
 	if (r == 0)
 		r = store__col_str(st, 15, &d->messenger_psid);
+	d->phone_pos = sqlite3_column_int(st, 16);
+	if (r == 0)
+		r = store__col_str(st, 17, &d->cur_phone);
+	d->nphones = sqlite3_column_int(st, 18);
 	if (r < 0)
 		delivery_clear(d);
 	return r;
@@ -1313,6 +1330,7 @@ int store_delivery_update(struct store *s, const struct delivery_update *u)
 		store__bind_i64(st, 12, u->possible_dup, &rc);
 		store__bind_i64(st, 13, u->sent_ms ? u->sent_ms : u->now_ms,
 				&rc);
+		store__bind_i64(st, 14, u->phone_pos, &rc);
 		r = store__bind_check(s, st, rc);
 		if (r == 0)
 			r = store__exec(s, st);

@@ -268,6 +268,12 @@ static const char *const migrations[] = {
 	"ALTER TABLE broadcasts ADD COLUMN summary TEXT;"
 	"CREATE INDEX broadcasts_finished ON broadcasts(finished_ms)"
 	" WHERE finished_ms > 0 AND pruned_ms IS NULL;",
+
+	/* 8: which of the household's phones (by position, 0 the first) a
+	 * phone-addressed channel is trying: a number that channel refuses
+	 * for good moves to the next phone before the next channel */
+	("ALTER TABLE deliveries ADD COLUMN phone_pos INTEGER NOT NULL"
+	 " DEFAULT 0;"),
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION,

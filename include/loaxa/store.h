@@ -30,7 +30,7 @@
 /* Schema version this binary writes (PRAGMA user_version).
  * 1: groups, households, phones; 2: their indexes and the meta table;
  * 3: broadcasts; 4: receipts and replies; 5: the event hook's outbox. */
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 
 struct store;
 
@@ -225,8 +225,13 @@ struct delivery {
 	int total_attempts;
 	bool possible_dup;
 	int64_t next_at_ms;
-	/* household, at the time of the query (NULL if since removed) */
-	char *name, *group_name, *phone, *zalo_user_id, *messenger_psid;
+	int phone_pos;          /* the phone tried at chain_pos (0 = first) */
+	int nphones;            /* the household's phones */
+	/* household, at the time of the query (NULL if since removed):
+	 * phone is the first phone, cur_phone the one at phone_pos (NULL
+	 * when there is none: the phones were edited since) */
+	char *name, *group_name, *phone, *cur_phone, *zalo_user_id,
+	     *messenger_psid;
 };
 void delivery_clear(struct delivery *d);
 
@@ -250,6 +255,7 @@ struct delivery_update {
 	int64_t id;
 	enum delivery_status status;  /* new status */
 	int chain_pos, attempts;
+	int phone_pos;                /* the phone to try at chain_pos */
 	int64_t next_at_ms;           /* for queued */
 	const char *msg_id, *code, *message;
 	int sms_encoding, sms_segments;   /* -1 = not SMS */

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "loaxa/channel.h"
 #include "loaxa/log.h"
 #include "loaxa/store.h"
 
@@ -271,6 +272,144 @@ static int row_cb(const struct delivery_row *r, void *ud)
 	c->status = r->status;
 	snprintf(c->code, sizeof c->code, "%s", r->code ? r->code : "");
 	return 0;
+}
+
+/* The due query gives the phone at the delivery's phone_pos and the count
+ * of phones; an update moves phone_pos; a send further on the route and a
+ * requeue start again from the first phone. */
+struct phone_ctx {
+	int64_t id;
+	int phone_pos, nphones, chain_pos;
+	char phone[24], cur[24];
+	bool cur_null;
+};
+
+static int phone_cb(const struct delivery *d, void *ud)
+{
+	struct phone_ctx *c = ud;
+	c->id = d->id;
+	c->phone_pos = d->phone_pos;
+	c->nphones = d->nphones;
+	c->chain_pos = d->chain_pos;
+	snprintf(c->phone, sizeof c->phone, "%s", d->phone ? d->phone : "");
+	snprintf(c->cur, sizeof c->cur, "%s",
+		 d->cur_phone ? d->cur_phone : "");
+	c->cur_null = d->cur_phone == NULL;
+	return 0;
+}
+
+static struct phone_ctx due_one(struct fx *f, int64_t wave_id, int64_t now)
+{
+	struct phone_ctx c = { .id = 0 };
+	assert_int_equal(store_delivery_due(f->s, wave_id, now, 1, phone_cb,
+					    &c), 0);
+	assert_true(c.id > 0);
+	return c;
+}
+
+static void test_due_phone_pos(void **state)
+{
+	struct fx *f = *state;
+	int64_t g3;
+	assert_int_equal(store_group_insert(f->s, "2C", "Nhóm 2C", false,
+					    &g3), 0);
+	struct household h = { .group_id = g3, .created_ms = 1,
+			       .updated_ms = 1, .nphones = 3 };
+	h.name = strdup("Ba số");
+	strcpy(h.phones[0], "+84912000118");
+	strcpy(h.phones[1], "+84912000201");
+	strcpy(h.phones[2], "+84912000202");
+	assert_int_equal(store_household_insert(f->s, &h), 0);
+	household_clear(&h);
+
+	struct broadcast b = { .kind = BK_NOTICE, .state = BS_SCHEDULED,
+			       .send_at_ms = 1000, .expires_ms = 100000,
+			       .created_ms = 1 };
+	b.title = strdup("Cúp điện");
+	b.group_ids[b.ngroups++] = g3;
+	struct wave w = { .seq = 0, .send_at_ms = 1000,
+			  .expires_ms = 100000 };
+	int64_t existing = 0;
+	assert_int_equal(store_broadcast_insert(f->s, &b, &w, 1, &existing),
+			 0);
+	int64_t bid = b.id;
+	broadcast_clear(&b);
+	bool done;
+	assert_int_equal(store_wave_materialise(f->s, &w, false, false, 100,
+						50, &done), 0);
+	assert_int_equal(w.total, 1);
+
+	/* first: the first phone */
+	struct phone_ctx c = due_one(f, w.id, 1000);
+	assert_int_equal(c.phone_pos, 0);
+	assert_int_equal(c.nphones, 3);
+	assert_string_equal(c.phone, "+84912000118");
+	assert_string_equal(c.cur, "+84912000118");
+
+	/* refused for good on that phone: the next phone, same channel */
+	assert_int_equal(store_delivery_mark_sending(f->s, c.id, 0, "zns",
+						     c.cur, 1000), 0);
+	struct delivery_update u = { .id = c.id, .status = DS_QUEUED,
+				     .chain_pos = 0, .phone_pos = 1,
+				     .next_at_ms = 1100, .code = "-118",
+				     .sms_encoding = -1, .now_ms = 1050,
+				     .channel = "zns",
+				     .outcome = CHO_PERMANENT };
+	assert_int_equal(store_delivery_update(f->s, &u), 0);
+	c = due_one(f, w.id, 1100);
+	assert_int_equal(c.phone_pos, 1);
+	assert_int_equal(c.chain_pos, 0);
+	assert_string_equal(c.phone, "+84912000118");
+	assert_string_equal(c.cur, "+84912000201");
+
+	/* sending on the same route position keeps the phone ... */
+	assert_int_equal(store_delivery_mark_sending(f->s, c.id, 0, "zns",
+						     c.cur, 1100), 0);
+	assert_int_equal(store_delivery_recover(f->s, 1200), 1);
+	c = due_one(f, w.id, 1200);
+	assert_int_equal(c.phone_pos, 1);
+	assert_string_equal(c.cur, "+84912000201");
+	/* ... one further on the route starts from the first phone */
+	assert_int_equal(store_delivery_mark_sending(f->s, c.id, 1, "sms",
+						     c.phone, 1200), 0);
+	assert_int_equal(store_delivery_recover(f->s, 1300), 1);
+	c = due_one(f, w.id, 1300);
+	assert_int_equal(c.chain_pos, 1);
+	assert_int_equal(c.phone_pos, 0);
+	assert_string_equal(c.cur, "+84912000118");
+
+	/* the third phone; past the last one there is none (the phones
+	 * changed since) */
+	u.chain_pos = 1;
+	u.phone_pos = 2;
+	u.next_at_ms = 1400;
+	u.now_ms = 1350;
+	assert_int_equal(store_delivery_mark_sending(f->s, c.id, 1, "sms",
+						     c.cur, 1300), 0);
+	assert_int_equal(store_delivery_update(f->s, &u), 0);
+	c = due_one(f, w.id, 1400);
+	assert_string_equal(c.cur, "+84912000202");
+	u.phone_pos = 3;
+	u.next_at_ms = 1500;
+	assert_int_equal(store_delivery_mark_sending(f->s, c.id, 1, "sms",
+						     c.cur, 1400), 0);
+	assert_int_equal(store_delivery_update(f->s, &u), 0);
+	c = due_one(f, w.id, 1500);
+	assert_int_equal(c.phone_pos, 3);
+	assert_true(c.cur_null);
+	assert_string_equal(c.phone, "+84912000118");
+
+	/* failed, then retried: from the first channel and phone */
+	u.status = DS_FAILED;
+	u.now_ms = 1600;
+	assert_int_equal(store_delivery_mark_sending(f->s, c.id, 1, "sms",
+						     c.phone, 1500), 0);
+	assert_int_equal(store_delivery_update(f->s, &u), 0);
+	assert_int_equal(store_broadcast_requeue_failed(f->s, bid, 1700), 1);
+	c = due_one(f, w.id, 1700);
+	assert_int_equal(c.chain_pos, 0);
+	assert_int_equal(c.phone_pos, 0);
+	assert_string_equal(c.cur, "+84912000118");
 }
 
 static void test_requeue_and_list(void **state)
@@ -1197,6 +1336,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_groups_reminder_due_recover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_due_phone_pos, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_requeue_and_list, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_recover_cancelled, setup,

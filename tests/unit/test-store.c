@@ -227,7 +227,7 @@ static void test_open_fresh(void **state)
 	char buf[256], lockpath[PATH_MAX + 8], want[32];
 
 	assert_int_equal(store_schema_version(f->s), STORE_SCHEMA_VERSION);
-	assert_int_equal(STORE_SCHEMA_VERSION, 7);
+	assert_int_equal(STORE_SCHEMA_VERSION, 8);
 	assert_string_equal(store_path(f->s), f->path);
 	counts_equal(f->s, 0, 0, 0, 0);
 
@@ -251,7 +251,7 @@ static void test_open_fresh(void **state)
 	assert_string_equal(raw_query(f->path, "PRAGMA journal_mode", buf,
 				      sizeof buf), "wal");
 	assert_string_equal(raw_query(f->path, "PRAGMA user_version", buf,
-				      sizeof buf), "7");
+				      sizeof buf), "8");
 	raw_query(f->path, "SELECT value FROM meta WHERE key='created_by'",
 		  buf, sizeof buf);
 	assert_memory_equal(buf, "loaxad", 6);
