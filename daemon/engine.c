@@ -112,6 +112,7 @@ struct job {
 	struct chan *ch;
 	int64_t delivery_id, wave_id, expires_ms;
 	int chain_pos, attempts;
+	int phone_pos, nphones;  /* the phone tried, of the household's */
 	int sms_encoding, sms_segments;
 	bool possible_dup, refresh;
 	struct channel_request req;
@@ -723,12 +724,15 @@ static int flush_results(struct engine *e)
 
 /* ---- choosing a channel ---- */
 
+/* The recipient on channel c; a phone-addressed channel at the delivery's
+ * route position uses the phone at its phone_pos, one further on the
+ * route starts from the first phone. */
 static const char *recipient_of(const struct chan *c,
-				const struct delivery *d)
+				const struct delivery *d, bool here)
 {
 	switch (channel_driver_address(c->driver)) {
 	case CHA_PHONE:
-		return d->phone;
+		return here ? d->cur_phone : d->phone;
 	case CHA_ZALO_UID:
 		return d->zalo_user_id;
 	case CHA_PSID:
@@ -920,6 +924,7 @@ static void job_done_cb(void *ud, const struct http_response *resp)
 
 	struct delivery_update u = {
 		.id = j->delivery_id, .chain_pos = j->chain_pos,
+		.phone_pos = j->phone_pos,
 		.attempts = j->attempts + 1, .code = cr.code,
 		.message = cr.message, .sms_encoding = j->sms_encoding,
 		.sms_segments = cr.segments > 0 ? cr.segments :
@@ -971,11 +976,20 @@ static void job_done_cb(void *ud, const struct http_response *resp)
 		c->paused_until = now + PROBE_AFTER_MS;
 		break;
 	case CHO_PERMANENT: {
-		/* Move along the route at once (decided at the next pick,
-		 * which skips channels that cannot reach the household). */
-		if (j->chain_pos + 1 < (int)e->nroute) {
+		/* A phone the channel refuses: the household's next phone
+		 * on the same channel, at once. Then move along the route
+		 * (decided at the next pick, which skips channels that
+		 * cannot reach the household), from the first phone. */
+		if (channel_driver_address(c->driver) == CHA_PHONE &&
+		    j->phone_pos + 1 < j->nphones) {
+			u.status = DS_QUEUED;
+			u.phone_pos = j->phone_pos + 1;
+			u.attempts = 0;
+			u.next_at_ms = (int64_t)now;
+		} else if (j->chain_pos + 1 < (int)e->nroute) {
 			u.status = DS_QUEUED;
 			u.chain_pos = j->chain_pos + 1;
+			u.phone_pos = 0;
 			u.attempts = 0;
 			u.next_at_ms = (int64_t)now;
 		} else {
@@ -1035,6 +1049,7 @@ static void job_done_cb(void *ud, const struct http_response *resp)
 		if ((uint32_t)u.attempts >= max &&
 		    j->chain_pos + 1 < (int)e->nroute) {
 			u.chain_pos = j->chain_pos + 1;
+			u.phone_pos = 0;
 			u.attempts = 0;
 			delay = 0;
 		} else if ((uint32_t)u.attempts >= max) {
@@ -1231,6 +1246,7 @@ static void record_now(struct engine *e, const struct delivery *d,
 {
 	struct delivery_update u = {
 		.id = d->id, .status = st, .chain_pos = chain_pos,
+		.phone_pos = chain_pos == d->chain_pos ? d->phone_pos : 0,
 		.attempts = d->attempts, .next_at_ms = (int64_t)now,
 		.code = code, .message = message, .sms_encoding = -1,
 		.now_ms = (int64_t)now, .channel = channel, .outcome = -1,
@@ -1253,7 +1269,7 @@ static int pick_cb(const struct delivery *d, void *ud)
 	bool any_reachable = false;
 	for (; pos < (int)e->nroute; pos++) {
 		struct chan *c = e->route[pos];
-		const char *rcpt = recipient_of(c, d);
+		const char *rcpt = recipient_of(c, d, pos == d->chain_pos);
 		if (!rcpt || !*rcpt)
 			continue;
 		any_reachable = true;
@@ -1275,6 +1291,9 @@ static int pick_cb(const struct delivery *d, void *ud)
 				   .chain_pos = pos,
 				   .attempts = pos == d->chain_pos ?
 					       d->attempts : 0,
+				   .phone_pos = pos == d->chain_pos ?
+						d->phone_pos : 0,
+				   .nphones = d->nphones,
 				   .possible_dup = d->possible_dup };
 		snprintf(j->recipient, sizeof j->recipient, "%s", rcpt);
 		char err[200];

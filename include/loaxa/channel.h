@@ -89,7 +89,8 @@ enum channel_outcome {
 			     unknown error, quota that refills) */
 	CHO_RATE_LIMITED, /* slow down; retry_after_ms when given */
 	CHO_PERMANENT,    /* this recipient cannot get it on this channel:
-			     move to the next channel at once */
+			     the household's next phone (phone channels),
+			     else the next channel, at once */
 	CHO_AUTH,         /* token invalid or expired: refresh, then retry */
 	CHO_CONFIG,       /* channel misconfigured or account blocked: pause
 			     the channel, alert the operator */

@@ -418,6 +418,79 @@ class TestErrorClasses(BroadcastCase):
         # (rate_limited for a moment after a send: our own limit binds)
         self.wait_chan(d, "sms", "ok", timeout=5)
 
+    def test_permanent_tries_next_phone_first(self):
+        """A phone a phone-addressed channel refuses for good: the
+        household's next phone on the same channel, before the next
+        channel; with every phone refused, the next channel from the
+        first phone again."""
+        sb = self.sandbox()
+        # a 10 s backoff: "at once" cannot be a retry in disguise
+        d = self.start(sb, [("zns", "zns", {}), ("sms", "esms", {})],
+                       retry_initial="10s", retry_max="20s")
+        self.ok(d.post("/v1/households", {
+            "group": "2A", "name": "Số đầu không Zalo",
+            "phones": ["0912000118", "0912345611"]}), 201)
+        self.ok(d.post("/v1/households", {
+            "group": "2A", "name": "Hai số sai",
+            "phones": ["0912000108", "0913000108"]}), 201)
+        self.household(d, "Một số không Zalo", "0914000118")
+        b = self.notice(d)
+        b = self.wait_done(d, b["id"], timeout=8)
+        dl = {x["name"]: x for x in self.deliveries(d, b["id"])}
+
+        second = dl["Số đầu không Zalo"]
+        self.assertEqual(second["status"], "sent", second)
+        self.assertEqual(second["channel"], "zns", second)
+        self.assertEqual(second["recipient"], "+84912345611", second)
+        self.assertEqual(second["attempts"], 2, second)
+
+        bad = dl["Hai số sai"]
+        self.assertEqual(bad["status"], "failed", bad)
+        self.assertEqual(bad["channel"], "sms", bad)
+        self.assertEqual(bad["code"], "108", bad)
+        self.assertEqual(bad["recipient"], "+84913000108", bad)
+        self.assertEqual(bad["attempts"], 4, bad)
+
+        one = dl["Một số không Zalo"]
+        self.assertEqual(one["status"], "sent", one)
+        self.assertEqual(one["channel"], "sms", one)
+        self.assertEqual(one["attempts"], 2, one)
+
+        zns = sb.messages(provider="zns")
+        self.assertEqual(sorted((m["to"], m["result"]) for m in zns), [
+            ("84912000108", "-108"), ("84912000118", "-118"),
+            ("84912345611", "ok"), ("84913000108", "-108"),
+            ("84914000118", "-118")], zns)
+        by_to = {m["to"]: m for m in zns}
+        self.assertLess(by_to["84912345611"]["received_ms"] -
+                        by_to["84912000118"]["received_ms"], 5000)
+        esms = sb.messages(provider="esms")
+        # the first phone first, then the second; none for the household
+        # reached on its second phone
+        self.assertEqual([m["to"] for m in esms if m["to"] != "0914000118"],
+                         ["0912000108", "0913000108"], esms)
+        self.assertEqual(len(esms), 3, esms)
+
+    def test_transient_keeps_the_phone(self):
+        """A transient error retries the same phone; the next channel
+        then starts from the first phone (the second is never tried)."""
+        sb = self.sandbox()
+        d = self.start(sb, [("zns", "zns", {"max_attempts": "2"}),
+                            ("sms", "esms", {})])
+        self.ok(d.post("/v1/households", {
+            "group": "2A", "name": "Lỗi tạm",
+            "phones": ["0912000100", "0912345612"]}), 201)
+        b = self.notice(d)
+        b = self.wait_done(d, b["id"], timeout=15)
+        dl = self.deliveries(d, b["id"])[0]
+        self.assertEqual(dl["status"], "sent", dl)
+        self.assertEqual(dl["channel"], "sms", dl)
+        self.assertEqual(dl["recipient"], "+84912000100", dl)
+        z = sb.messages(provider="zns")
+        self.assertEqual([(m["to"], m["result"]) for m in z],
+                         [("84912000100", "-100")] * 2, z)
+        self.assertEqual(self.one_message(sb, "esms")["to"], "0912000100")
+
     def test_transient_backoff_max_attempts_then_next(self):
         sb = self.sandbox()
         d = self.start(sb, [("zns", "zns", {"max_attempts": "3"}),
