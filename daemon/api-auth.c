@@ -768,7 +768,6 @@ void api__h_login(struct rctx *rc)
 	auth_random_token("lxs_", sid);
 	auth_random_token("lxc_", csrf);
 	auth_token_digest(sid, dg);
-	store_session_prune(sh->store, (int64_t)now, NULL);
 	r = store_session_add(sh->store, dg, u.id, csrf, rc->origin,
 			      (int64_t)now, (int64_t)(now + sh->session_ms));
 	if (r < 0) {
@@ -994,11 +993,35 @@ void api__h_user_patch(struct rctx *rc)
 		json_decref(o);
 		return;
 	}
-	if (!admin && !ve.n && (!self.old_password || !u.pw_hash[0] ||
-				!auth_password_verify(u.pw_hash,
-						      self.old_password)))
-		verrors_add(&ve, "old_password", "wrong", "old_password is not "
-			    "your present password");
+	/* The old password is a login: the same limit on guessing it. */
+	uint64_t now = (uint64_t)util_now_ms();
+	if (!admin && !ve.n) {
+		uint64_t wait = login_limiter_check(rc->sh->limiter, u.name,
+						    rc->origin, now);
+		if (wait) {
+			uint64_t s = (wait + 999) / 1000;
+			snprintf(rc->retry_buf, sizeof rc->retry_buf,
+				 "%" PRIu64, s);
+			api__add_header(rc, "Retry-After", rc->retry_buf);
+			api__reply_error(rc, 429, "too_many_attempts", "too "
+					 "many wrong passwords: try again in "
+					 "%" PRIu64 " minute%s", (s + 59) / 60,
+					 (s + 59) / 60 == 1 ? "" : "s");
+			verrors_clear(&ve);
+			json_decref(o);
+			return;
+		}
+		if (!self.old_password || !u.pw_hash[0] ||
+		    !auth_password_verify(u.pw_hash, self.old_password)) {
+			login_limiter_fail(rc->sh->limiter, u.name, rc->origin,
+					   now);
+			verrors_add(&ve, "old_password", "wrong", "old_password "
+				    "is not your present password");
+		} else {
+			login_limiter_success(rc->sh->limiter, u.name,
+					      rc->origin);
+		}
+	}
 	bool pw_set = false;
 	if (r == 0 && !ve.n)
 		r = take_password(o, &u, &pw_set, &ve);
@@ -1358,8 +1381,10 @@ void api__h_log_put(struct rctx *rc)
 	size_t i, k = 0;
 	json_t *e;
 	json_array_foreach(dj, i, e)
-		k += (size_t)snprintf(list + k, k < sizeof list ?
-				      sizeof list - k : 0, "%s%s", i ? "," : "",
+		k += (size_t)snprintf(list + (k < sizeof list ? k :
+					      sizeof list - 1),
+				      k < sizeof list ? sizeof list - k : 0,
+				      "%s%s", i ? "," : "",
 				      json_string_value(e));
 	snprintf(rc->audit_detail, sizeof rc->audit_detail, "level %s%s%s",
 		 level_name(level), list[0] ? ", debug " : "", list);

@@ -743,6 +743,14 @@ static void household_write(struct rctx *rc, int64_t id)
 						    &ve, &h)
 		       : directory_household_add(rc->api->deps.dir, &p, &ve,
 						 &h);
+	/* A manager learns that a number is taken, not which household of
+	 * which group has it. */
+	for (size_t i = 0; r < 0 && api__filtered(rc) && i < ve.n; i++) {
+		char *m = strstr(ve.v[i].message, " already belongs to "
+				 "household ");
+		if (streq(ve.v[i].code, "phone_taken") && m)
+			snprintf(m, strlen(m) + 1, " is another household's");
+	}
 	if (r == 0)
 		api__reply_json(rc, id ? 200 : 201, household_json(&h));
 	else
@@ -2071,7 +2079,9 @@ static void route_pattern(struct rctx *rc, const struct route *rt)
 	size_t k = 0;
 	rc->pattern[0] = '\0';
 	for (size_t i = 0; i < ARRAY_SIZE(rt->path) && rt->path[i]; i++)
-		k += (size_t)snprintf(rc->pattern + k, k < sizeof rc->pattern ?
+		k += (size_t)snprintf(rc->pattern + (k < sizeof rc->pattern ?
+						     k : sizeof rc->pattern - 1),
+				      k < sizeof rc->pattern ?
 				      sizeof rc->pattern - k : 0, "%s%s",
 				      i ? "/" : "", rt->path[i]);
 }

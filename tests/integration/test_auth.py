@@ -283,7 +283,16 @@ class Sessions(AuthCase):
         self.ok(r)
         # the password change ended the session
         self.assertError(c.get("/v1/me"), 401, "unauthorized")
-        self.login(d, "minh", "another good one")
+        c = self.login(d, "minh", "another good one")
+        # guessing the old password is limited as logins are
+        for _ in range(5):
+            r = c.patch("/v1/users/minh", {"password": "a third good one",
+                                           "old_password": "a wrong guess"})
+            self.assertError(r, 422, "invalid")
+        r = c.patch("/v1/users/minh", {"password": "a third good one",
+                                       "old_password": "another good one"})
+        self.assertError(r, 429, "too_many_attempts")
+        self.assertTrue(r.headers.get("retry-after"), r.headers)
         # the last enabled admin stays
         self.user(d, "boss", "admin")
         self.assertError(d.patch("/v1/users/boss", {"disabled": True}),
@@ -303,6 +312,22 @@ class ManagerScope(AuthCase):
         self.b1 = self.hh(d, "Hộ 2B một", "0912000301", "2B")
         self.user(d, "minh", "manager", groups=["2A"])
         self.m = self.token(d, "minh")
+
+    def test_taken_phone_names_no_household(self):
+        # a manager learns the number is taken, not whose it is
+        m, d = self.m, self.d
+        r = m.post("/v1/households", {"group": "2A", "name": "Hộ mới",
+                                      "phones": ["0912000301"]})
+        err = self.assertError(r, 409, "phone_taken")
+        text = json.dumps(err, ensure_ascii=False)
+        self.assertNotIn("household %d" % self.b1["id"], text)
+        self.assertIn("another household", text)
+        # the system admin still gets the id
+        r = d.post("/v1/households", {"group": "2A", "name": "Hộ mới",
+                                      "phones": ["0912000301"]})
+        err = self.assertError(r, 409, "phone_taken")
+        self.assertIn("household %d" % self.b1["id"],
+                      json.dumps(err, ensure_ascii=False))
 
     def test_households_groups_import_export(self):
         m, d = self.m, self.d
