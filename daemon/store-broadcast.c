@@ -2123,13 +2123,16 @@ int store_rsvp_counts(struct store *s, int64_t broadcast_id,
 	return r;
 }
 
-int store_broadcast_unconfirmed(struct store *s, int64_t id, int64_t before_ms,
-				int64_t *ret)
+/* One statement with up to two integer parameters whose first row's first
+ * column is the answer (0 when there is no row). */
+static int scalar_i64(struct store *s, int which, int nargs, int64_t a,
+		      int64_t b, int64_t *ret)
 {
-	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, DL_UNCONFIRMED);
+	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, which);
 	int rc = SQLITE_OK;
-	store__bind_i64(st, 1, id, &rc);
-	store__bind_i64(st, 2, before_ms, &rc);
+	store__bind_i64(st, 1, a, &rc);
+	if (nargs > 1)
+		store__bind_i64(st, 2, b, &rc);
 	int r = store__bind_check(s, st, rc);
 	if (r == 0)
 		r = store__step(s, st);
@@ -2137,6 +2140,12 @@ int store_broadcast_unconfirmed(struct store *s, int64_t id, int64_t before_ms,
 		return r;
 	*ret = r > 0 ? sqlite3_column_int64(st, 0) : 0;
 	return 0;
+}
+
+int store_broadcast_unconfirmed(struct store *s, int64_t id, int64_t before_ms,
+				int64_t *ret)
+{
+	return scalar_i64(s, DL_UNCONFIRMED, 2, id, before_ms, ret);
 }
 
 int store_household_history(struct store *s, int64_t household_id,
@@ -2190,30 +2199,11 @@ int store_household_history(struct store *s, int64_t household_id,
 
 int store_broadcast_started(struct store *s, int64_t id, int64_t *ret_ms)
 {
-	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, DL_STARTED);
-	int rc = SQLITE_OK;
-	store__bind_i64(st, 1, id, &rc);
-	int r = store__bind_check(s, st, rc);
-	if (r == 0)
-		r = store__step(s, st);
-	if (r < 0)
-		return r;
-	*ret_ms = r > 0 ? sqlite3_column_int64(st, 0) : 0;
-	return 0;
+	return scalar_i64(s, DL_STARTED, 1, id, 0, ret_ms);
 }
 
 int store_broadcast_final_since(struct store *s, int64_t id, int64_t since_ms,
 				int64_t *ret)
 {
-	_cleanup_stmt_ sqlite3_stmt *st = STMT(s, DL_FINAL_SINCE);
-	int rc = SQLITE_OK;
-	store__bind_i64(st, 1, id, &rc);
-	store__bind_i64(st, 2, since_ms, &rc);
-	int r = store__bind_check(s, st, rc);
-	if (r == 0)
-		r = store__step(s, st);
-	if (r < 0)
-		return r;
-	*ret = r > 0 ? sqlite3_column_int64(st, 0) : 0;
-	return 0;
+	return scalar_i64(s, DL_FINAL_SINCE, 2, id, since_ms, ret);
 }
